@@ -1,0 +1,1 @@
+"""The HTTP API: an app factory, routers, error mapping, metrics."""

@@ -1,0 +1,1 @@
+"""Media: fetch, data URLs, images."""
