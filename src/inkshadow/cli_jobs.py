@@ -1,0 +1,145 @@
+"""`inkshadow worker` and `inkshadow db upgrade|current`, as typer command functions that
+cli.py registers (`app.command("worker")(worker_command)`, a `db` sub-app for the others)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from inkshadow.errors import InkshadowError
+from inkshadow.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from inkshadow.jobs.types import HandlerRegistry
+
+log = logging.getLogger(__name__)
+Closer = Callable[[], Awaitable[None]]
+HandlerFactory = Callable[[Settings], Awaitable[tuple["HandlerRegistry", Closer]]]
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML or TOML file of settings.", exists=True, dir_okay=False),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except InkshadowError as exc:
+        raise _fail(exc.message) from None
+    except ValueError as exc:  # pydantic validation of flags and environment
+        raise _fail(str(exc)) from None
+
+
+def worker_command(
+    model: Annotated[
+        str | None, typer.Option(help="Hugging Face model id or local folder to run jobs with.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Tasks this process runs at once [1].")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (0: off).")
+    ] = None,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the database schema first.")] = False,
+    log_level: Annotated[str | None, typer.Option(help="Log level [INFO].")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run jobs from the database queue until SIGTERM (the task in hand finishes, or its
+    lease is handed back after the drain grace)."""
+    from inkshadow.jobs.video_handler import build_video_handlers
+    from inkshadow.logs import configure_logging
+
+    settings = _settings(config, model=model, worker_concurrency=concurrency, log_level=log_level)
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run_worker(settings, metrics_port or 0, migrate, build_video_handlers))
+    except InkshadowError as exc:
+        raise _fail(exc.message) from None
+
+
+async def run_worker(
+    settings: Settings, metrics_port: int, migrate: bool, build: HandlerFactory
+) -> None:
+    """A worker process: schema check, metrics port, handlers, the loop until SIGTERM."""
+    from prometheus_client import start_http_server
+
+    from inkshadow.jobs.metrics import QueueStatsCollector, WorkerMetrics
+    from inkshadow.jobs.webhook import WebhookSender
+    from inkshadow.jobs.worker import Worker
+    from inkshadow.store import open_store
+    from inkshadow.store.migrate import SchemaState, check_schema
+
+    store = open_store(settings, pool_size=settings.worker_concurrency + 2, pre_ping=False)
+    if check_schema(store, migrate=migrate) is SchemaState.BEHIND:
+        raise _fail("the database is not migrated: run `inkshadow db upgrade` or pass --migrate")
+    metrics = WorkerMetrics()
+    stats = QueueStatsCollector(store)
+    metrics.registry.register(stats)
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host, registry=metrics.registry)
+    handlers, close = await build(settings)
+    worker = Worker(
+        store,
+        handlers,
+        lease_s=settings.job_lease_s,
+        concurrency=settings.worker_concurrency,
+        grace_s=settings.drain_grace_s,
+        metrics=metrics,
+        webhooks=WebhookSender(settings),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    refresher = asyncio.create_task(stats.run())
+    try:
+        await worker.run(stop)
+    finally:
+        refresher.cancel()
+        await close()
+        store.dispose()
+
+
+def db_upgrade_command(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: ConfigOpt = None,
+) -> None:
+    """Create or upgrade the database schema (SQLite file or INKSHADOW_DATABASE_URL)."""
+    from inkshadow.store import open_store
+    from inkshadow.store.migrate import upgrade
+
+    store = open_store(_settings(config))
+    try:
+        now = upgrade(store, revision)
+    except InkshadowError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        store.dispose()
+    typer.echo(f"database schema at {now}")
+
+
+def db_current_command(config: ConfigOpt = None) -> None:
+    """Print the database's schema revision and this code's head."""
+    from inkshadow.store import open_store
+    from inkshadow.store.migrate import current_revision, head_revision
+
+    store = open_store(_settings(config))
+    try:
+        current = current_revision(store)
+    except InkshadowError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        store.dispose()
+    typer.echo(f"current: {current or '(empty)'}\nhead: {head_revision()}")
