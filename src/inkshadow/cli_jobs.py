@@ -4,6 +4,7 @@ cli.py registers (`app.command("worker")(worker_command)`, a `db` sub-app for th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,8 @@ from inkshadow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from inkshadow.jobs.types import HandlerRegistry
+    from inkshadow.store.engine import Store
+    from inkshadow.store.migrate import SchemaState
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -79,10 +82,18 @@ async def run_worker(
     from inkshadow.jobs.webhook import WebhookSender
     from inkshadow.jobs.worker import Worker
     from inkshadow.store import open_store
-    from inkshadow.store.migrate import SchemaState, check_schema
+    from inkshadow.store.migrate import SchemaState
 
     store = open_store(settings, pool_size=settings.worker_concurrency + 2, pre_ping=False)
-    if check_schema(store, migrate=migrate) is SchemaState.BEHIND:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    state = await _schema_when_reachable(store, migrate, stop)
+    if state is None:  # stopped while waiting for the database
+        store.dispose()
+        return
+    if state is SchemaState.BEHIND:
         raise _fail("the database is not migrated: run `inkshadow db upgrade` or pass --migrate")
     metrics = WorkerMetrics()
     stats = QueueStatsCollector(store)
@@ -99,10 +110,6 @@ async def run_worker(
         metrics=metrics,
         webhooks=WebhookSender(settings),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     refresher = asyncio.create_task(stats.run())
     try:
         await worker.run(stop)
@@ -110,6 +117,26 @@ async def run_worker(
         refresher.cancel()
         await close()
         store.dispose()
+
+
+async def _schema_when_reachable(
+    store: Store, migrate: bool, stop: asyncio.Event
+) -> SchemaState | None:
+    """The schema state once the database answers. A worker that starts while the database
+    restarts waits for it (backoff up to 5 s) instead of crash-looping; None if stopped."""
+    from inkshadow.store.errors import DatabaseUnavailable
+    from inkshadow.store.migrate import check_schema
+
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(check_schema, store, migrate=migrate)
+        except DatabaseUnavailable as exc:
+            log.warning("waiting for the database", extra={"reason": exc.message})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 5.0)
+    return None
 
 
 def db_upgrade_command(

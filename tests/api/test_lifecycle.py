@@ -53,15 +53,16 @@ def test_sigterm_drains_open_streams_then_exits(tmp_path: Path) -> None:
     first_token = threading.Event()
 
     def stream() -> None:
-        # The grammar forbids ending before a 300-character string: a long stream.
+        # The grammar forbids ending before a 300-letter string: a long stream that still
+        # ends by itself well within max_tokens (JSON escapes such as \u0061 cost ~6 tokens).
         schema = {
             "type": "object",
-            "properties": {"t": {"type": "string", "minLength": 300, "maxLength": 300}},
+            "properties": {"t": {"type": "string", "pattern": "^[a-z]{300}$"}},
             "required": ["t"],
         }
         body = {
             "messages": [{"role": "user", "content": "go"}],
-            "max_tokens": 400,
+            "max_tokens": 2000,
             "stream": True,
             "response_format": {"type": "json_schema", "json_schema": {"schema": schema}},
         }

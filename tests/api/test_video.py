@@ -139,21 +139,25 @@ def test_poetic_ask_and_image_spatial(video_server: VideoServer, tmp_path: Path)
 def test_process_as_in_the_guide(
     video_server: VideoServer, media_host: MediaHost, clip: Path, tmp_path: Path
 ) -> None:
-    small = make_video(tmp_path / "s.mp4", frames=48, fps=24)
+    small = make_video(tmp_path / "s.mp4", frames=48, fps=24, width=160, height=120)
     data_url = "data:video/mp4;base64," + base64.b64encode(small.read_bytes()).decode()
-    for video_url in (media_host.url(clip.name), data_url, upload(video_server, small)):
+    resp = analyze(
+        video_server, {"video_url": media_host.url(clip.name), "query": "检测运动物体"}, "/process"
+    )
+    check_result(resp, "ask")
+    for video_url in (data_url, upload(video_server, small)):
         resp = analyze(video_server, {"video_url": video_url, "query": "检测运动物体"}, "/process")
-        check_result(resp, "ask", seconds=FRAMES / FPS if video_url.startswith("http") else 2.0)
+        check_result(resp, "ask", width=160, height=120, seconds=2.0)
     resp = analyze(
         video_server, {"video_url": data_url, "query": "移动", "task": "temporal"}, "/process"
     )
-    check_result(resp, "temporal", seconds=2.0)
+    check_result(resp, "temporal", width=160, height=120, seconds=2.0)
 
 
 def test_second_question_reuses_cached_frames(video_server: VideoServer, tmp_path: Path) -> None:
     """After one question, the stored video is overwritten with junk: a second question
     (same sampling) still answers, so it decoded nothing; a new sampling fails clearly."""
-    video = make_video(tmp_path / "c.mp4", frames=FRAMES, fps=FPS, width=640, height=480, gop=120)
+    video = make_video(tmp_path / "c.mp4", frames=FRAMES, fps=FPS, width=W, height=H, gop=120)
     fid = upload(video_server, video)
     sha = fid.removeprefix("file-")
     body = {"file_id": fid, "task": "temporal", "query": "square", "fps": 2}
