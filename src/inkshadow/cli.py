@@ -130,6 +130,7 @@ from inkshadow.cli_jobs import (  # noqa: E402
     worker_command,
 )
 from inkshadow.cli_up import up_command  # noqa: E402
+from inkshadow.cli_video import analyze_command, frames_command  # noqa: E402
 from inkshadow.gateway.command import gateway_command  # noqa: E402
 from inkshadow.ui.command import ui_command  # noqa: E402
 
@@ -141,6 +142,8 @@ app.command("worker", help=worker_command.__doc__)(worker_command)
 app.command("gateway", help=gateway_command.__doc__)(gateway_command)
 app.command("ui", help=ui_command.__doc__)(ui_command)
 app.command("up", help=up_command.__doc__)(up_command)
+app.command("frames", help=frames_command.__doc__)(frames_command)
+app.command("analyze", help=analyze_command.__doc__)(analyze_command)
 
 
 def main() -> None:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     api_keys: CsvList = Field(
         default_factory=list, description="Accepted API keys, comma-separated; empty: no auth."
     )
+    client_api_key: SecretStr | None = Field(
+        None, description="Key `inkshadow analyze --server` sends as Authorization: Bearer."
+    )
     log_level: str = Field("INFO", description="Log level.")
     data_dir: Path = Field(Path("./data"), description="Where files the server keeps live.")
 
