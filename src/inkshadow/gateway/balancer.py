@@ -78,13 +78,11 @@ class Group:
         live = self.candidates(exclude)
         if not live:
             return None
-        # Rotate the scan start so ties spread over replicas instead of the first one.
-        self._rr = (self._rr + 1) % len(live)
-        best = live[self._rr]
-        for up in live:
-            if up.in_flight < best.in_flight:
-                best = up
-        return best
+        # The least loaded, taking turns among ties instead of piling onto the first one.
+        low = min(up.in_flight for up in live)
+        ties = [up for up in live if up.in_flight == low]
+        self._rr += 1
+        return ties[self._rr % len(ties)]
 
     def round_robin(self, exclude: Sequence[Upstream]) -> Upstream | None:
         live = self.candidates(exclude)

@@ -54,4 +54,8 @@ def gateway_command(
         typer.echo("error: give --upstream URL (repeatable) or --upstream-dns NAME:PORT", err=True)
         raise typer.Exit(2)
     configure_logging(settings.log_level)
-    run(settings, host=settings.host, port=settings.gateway_port)
+    try:
+        run(settings, host=settings.host, port=settings.gateway_port)
+    except InkshadowError as exc:  # e.g. an upstream URL that is not http://HOST:PORT
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None

@@ -37,13 +37,24 @@ def _concurrency_error() -> RateLimited:
 class MemoryLimiter:
     """A token bucket (capacity rpm, refilled rpm/60 a second) and a counter per key."""
 
+    SWEEP_EVERY = 1024  # acquires between sweeps of idle buckets
+
     def __init__(self, rpm: int, concurrency: int) -> None:
         self.rpm = rpm
         self.concurrency = concurrency
         self._buckets: dict[str, tuple[float, float]] = {}
         self._active: dict[str, int] = {}
+        self._calls = 0
+
+    def _sweep(self, now: float) -> None:
+        """Forget buckets idle for a minute: refilled to capacity, they equal no bucket.
+        Without keys the key is the client address, so this bounds memory by traffic."""
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60.0}
 
     async def acquire(self, key_id: str) -> str:
+        self._calls += 1
+        if self._calls % self.SWEEP_EVERY == 0:
+            self._sweep(time.monotonic())
         active = self._active.get(key_id, 0)
         if self.concurrency and active >= self.concurrency:
             raise _concurrency_error()  # checked first: a refused request spends no token

@@ -1,10 +1,13 @@
 """Forwarding one request: pick a replica, send, retry before the first byte, relay the
-answer chunk by chunk. After the first byte there is no retry: a cut SSE stream gets an
-error event and a proper end, anything else a closed connection — never a silent
-truncation dressed up as a complete answer."""
+answer. A small sized answer (a JSON reply up to 1 MiB) is taken whole before the client
+gets a byte, so a replica dying mid-body is retried like one refusing the connection;
+larger answers and streams go chunk by chunk. After the first byte there is no retry: a cut
+SSE stream gets an error event and a proper end, anything else a closed connection — never
+a silent truncation dressed up as a complete answer."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -27,6 +30,7 @@ _RESPONSE_HOP = frozenset(
      b"upgrade", b"x-request-id")
 )  # fmt: skip
 _RETRY_STATUS = (502, 503)
+BUFFER_WHOLE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -34,6 +38,16 @@ class Outcome:
     status: int
     upstream: str = ""
     attempts: int = 0
+
+
+def _small_sized_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A sized answer that is not a stream and fits in memory: the gateway takes it whole
+    before answering, so an upstream dying mid-body is retried instead of cutting the client."""
+    length = next((v for n, v in headers if n == b"content-length"), None)
+    if length is None or not length.strip().isdigit():
+        return False
+    sse = any(n == b"content-type" and v.startswith(b"text/event-stream") for n, v in headers)
+    return not sse and int(length) <= BUFFER_WHOLE_BYTES
 
 
 def _chunk(data: bytes) -> bytes:
@@ -158,8 +172,6 @@ class Proxy:
                 return None
             except BodyCut:
                 return Outcome(499, up.name)
-            upstream_time = time.perf_counter() - sent
-            up.stats.latency.observe(upstream_time)
             replayable = req.stream is None or not req.stream.sent_any
             if status in _RETRY_STATUS and not last_try and not conn.closed and replayable:
                 uc.discard()
@@ -168,12 +180,36 @@ class Proxy:
                 else:
                     self._failed(up, "status")
                 return None
+            if _small_sized_body(headers) and not await self._whole_body(uc):
+                # Cut before the client saw a byte: as retryable as a refused connection.
+                self._failed(up, "cut")
+                if not last_try and not conn.closed and replayable:
+                    return None
+                exc = UpstreamError("the upstream stopped before its answer ended")
+                conn.write(error_response(exc, request_id=rid, close=not req.keep_alive))
+                return Outcome(exc.status, up.name)
+            # The replica's time: to its head, or to its whole body when that was awaited.
+            upstream_time = time.perf_counter() - sent
+            up.stats.latency.observe(upstream_time)
             up.succeeded(self.settings.gateway_eject_max_s)
             return await self._relay(
                 conn, req, up, uc, status, headers, chunked, rid, upstream_time
             )
         finally:
             up.end()
+
+    async def _whole_body(self, uc: UpstreamConnection) -> bool:
+        """Wait for the rest of a small answer; False when the upstream fails or stalls."""
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(uc.done), self.settings.gateway_upstream_timeout_s
+            )
+        except (UpstreamFailure, TimeoutError):
+            # On a stall, the abort fails `done` later: retrieve that, nobody awaits it.
+            uc.done.add_done_callback(lambda f: f.cancelled() or f.exception())
+            uc.abort()
+            return False
+        return True
 
     async def _relay(
         self,
