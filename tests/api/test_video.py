@@ -251,3 +251,66 @@ def test_start_past_the_end(video_server: VideoServer, media_host: MediaHost, cl
     body = {"video": media_host.url(clip.name), "query": "x", "start": 60}
     err = assert_error(analyze(video_server, body), 400)
     assert err["param"] == "start"
+
+
+def _cache_count(server_url: str, outcome: str) -> float:
+    text = httpx.get(server_url + "/metrics").text
+    line = f'inkshadow_cache_requests_total{{result="{outcome}"}} '
+    return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+
+
+def test_identical_analyses_come_from_the_result_cache(
+    video_server: VideoServer, tmp_path: Path
+) -> None:
+    video = make_video(tmp_path / "r.mp4", frames=48, fps=24, width=W, height=H)
+    fid = upload(video_server, video)
+    body = {"file_id": fid, "task": "temporal", "query": "the square moves", "fps": 2}
+    first = analyze(video_server, body)
+    hits = _cache_count(video_server.url, "hit")
+    again = analyze(video_server, body)
+    assert first.headers["x-inkshadow-cache"] == "miss"
+    assert again.headers["x-inkshadow-cache"] == "hit" and again.json() == first.json()
+    assert _cache_count(video_server.url, "hit") == hits + 1
+    # Anything that can change the answer misses: the query, sampling, other bytes.
+    other = make_video(tmp_path / "o.mp4", frames=48, fps=24, width=W, height=H, gop=12)
+    for changed in (
+        {**body, "query": "the square stops"},
+        {**body, "fps": 1},
+        {**body, "file_id": upload(video_server, other)},
+    ):
+        assert analyze(video_server, changed).headers["x-inkshadow-cache"] == "miss"
+
+
+def test_redis_down_analyses_still_answer(media_host: MediaHost, tmp_path: Path) -> None:
+    from inkshadow.families import Family
+    from tests.conftest import start_server, stop_server, tiny_model
+    from tests.redis_server import redis_process
+
+    redis = redis_process(tmp_path)
+    server = start_server(
+        ["--model", str(tiny_model(Family.QWEN2_5_VL))],
+        tmp_path / "s.log",
+        env={
+            "INKSHADOW_REDIS_URL": redis.url,
+            "INKSHADOW_DATA_DIR": str(tmp_path / "data"),
+            "INKSHADOW_FETCH_ALLOW_HOSTS": "127.0.0.1",
+            "INKSHADOW_DEFAULT_MAX_TOKENS": "48",
+            "INKSHADOW_MAX_MODEL_LEN": "2048",
+            "INKSHADOW_VIDEO_MAX_FRAMES": "8",
+        },
+    )
+    make_video(media_host.root / "redis.mp4", frames=48, fps=24)
+    body = {"video": media_host.url("redis.mp4"), "task": "ask", "query": "what moves?"}
+    try:
+        url = server.url
+        assert httpx.post(url + "/v1/video/analyze", json=body, timeout=120).status_code == 200
+        hit = httpx.post(url + "/v1/video/analyze", json=body, timeout=120)
+        assert hit.headers["x-inkshadow-cache"] == "hit"  # the positive control, via Redis
+        redis.stop()
+        down = httpx.post(url + "/v1/video/analyze", json=body, timeout=120)
+        assert down.status_code == 200 and down.headers["x-inkshadow-cache"] == "miss"
+        assert down.json() == hit.json()  # recomputed by the engine: the same answer
+        assert _cache_count(url, "error") >= 1
+    finally:
+        stop_server(server)
+        redis.stop()

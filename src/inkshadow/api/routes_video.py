@@ -13,15 +13,19 @@ free answer) unless the body names one with `task`, since a guide query such as
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inkshadow.api.state import TINY_WARNING, AppState
+from inkshadow.cache.results import result_key
 from inkshadow.errors import InvalidRequest, ModelNotFound
 from inkshadow.media.images import check_image, load_image
 from inkshadow.tasks.runner import analyze_images, analyze_video
+from inkshadow.tasks.schemas import ANSWER_SCHEMA_VERSION
 from inkshadow.tasks.types import AnalysisResult, AnalyzeOptions, Style, TaskName, TaskSpec
 
 router = APIRouter()
@@ -100,48 +104,105 @@ def _finish(state: AppState, result: AnalysisResult) -> dict[str, Any]:
     return result.model_dump(mode="json")
 
 
-async def _video(state: AppState, ref: str, param: str, body: _Sampling) -> dict[str, Any]:
+def _cache_key(state: AppState, request: Request, media: list[str], body: _Sampling) -> str:
+    """Everything that can change the answer: the media bytes (their hashes, so other bytes
+    or dimensions never collide), task, query, style, sampling asked for and the server's
+    sampling and chunking defaults, the model, the task's answer schema version, and the
+    caller's tenant."""
+    s = state.settings
+    return result_key(
+        media=media,
+        task=body.task,
+        query=body.query,
+        style=body.style,
+        sampling=dataclasses.asdict(body.options()),
+        defaults=[
+            s.video_fps,
+            s.video_max_frames,
+            s.exact_resize,
+            s.chunk_seconds,
+            s.chunk_overlap_s,
+            s.chunk_max_frames,
+            s.max_model_len,
+        ],
+        model=state.engine.info.model,
+        schema=ANSWER_SCHEMA_VERSION,
+        tenant=str(getattr(request.state, "tenant", "anonymous")),
+    )
+
+
+async def _answer(
+    state: AppState, key: str, response: Response, compute: Callable[[], Awaitable[AnalysisResult]]
+) -> dict[str, Any]:
+    """A cached answer when there is one (header x-inkshadow-cache: hit), else computed and
+    kept. A cache that is down is a miss, never an error."""
+    cache = state.results
+    hit = await cache.get(key) if cache is not None else None
+    if hit is not None:
+        response.headers["x-inkshadow-cache"] = "hit"
+        return hit
+    answer = _finish(state, await compute())
+    if cache is not None:
+        await cache.put(key, answer)
+        response.headers["x-inkshadow-cache"] = "miss"
+    return answer
+
+
+async def _video(
+    state: AppState, request: Request, response: Response, ref: str, param: str, body: _Sampling
+) -> dict[str, Any]:
     s = state.settings
     blob = await state.library.ingest(ref, max_bytes=s.video_max_bytes, param=param)
-    source = await state.library.open_video(blob, state.engine.info.family)
-    if body.start is not None and body.start >= source.info.duration:
-        raise InvalidRequest(
-            f"start {body.start} s is past the end of the video ({source.info.duration:.2f} s)",
-            param="start",
-        )
-    result = await analyze_video(state.engine, source, body.spec(), body.options(), s)
-    return _finish(state, result)
+
+    async def compute() -> AnalysisResult:
+        source = await state.library.open_video(blob, state.engine.info.family)
+        if body.start is not None and body.start >= source.info.duration:
+            raise InvalidRequest(
+                f"start {body.start} s is past the end of the video ({source.info.duration:.2f} s)",
+                param="start",
+            )
+        return await analyze_video(state.engine, source, body.spec(), body.options(), s)
+
+    key = _cache_key(state, request, [blob.sha256], body)
+    return await _answer(state, key, response, compute)
 
 
-async def _images(state: AppState, refs: list[str], body: _Sampling) -> dict[str, Any]:
+async def _images(
+    state: AppState, request: Request, response: Response, refs: list[str], body: _Sampling
+) -> dict[str, Any]:
     s = state.settings
     if len(refs) > s.max_media_parts:
         raise InvalidRequest(
             f"{len(refs)} images; the limit is {s.max_media_parts}", param="images"
         )
-    loaded = []
-    for ref in refs:
-        path = await state.library.local_path(ref)
-        check_image(path, s)
-        loaded.append(await asyncio.to_thread(load_image, path, s))
-    result = await analyze_images(state.engine, loaded, body.spec(), s)
-    return _finish(state, result)
+    blobs = [await state.library.ingest(ref, param="images") for ref in refs]
+
+    async def compute() -> AnalysisResult:
+        loaded = []
+        for blob in blobs:
+            path = await asyncio.to_thread(state.library.store.local_path, blob.sha256)
+            check_image(path, s)
+            loaded.append(await asyncio.to_thread(load_image, path, s))
+        return await analyze_images(state.engine, loaded, body.spec(), s)
+
+    key = _cache_key(state, request, [b.sha256 for b in blobs], body)
+    return await _answer(state, key, response, compute)
 
 
 @router.post("/v1/video/analyze")
-async def analyze(body: AnalyzeBody, request: Request) -> dict[str, Any]:
+async def analyze(body: AnalyzeBody, request: Request, response: Response) -> dict[str, Any]:
     state = _state(request)
     _check(state, body.model)
     if body.images is not None:
-        return await _images(state, body.images, body)
+        return await _images(state, request, response, body.images, body)
     if body.file_id is not None:
-        return await _video(state, body.file_id, "file_id", body)
+        return await _video(state, request, response, body.file_id, "file_id", body)
     assert body.video is not None  # the validator saw to it
-    return await _video(state, body.video, "video", body)
+    return await _video(state, request, response, body.video, "video", body)
 
 
 @router.post("/process")
-async def process(body: ProcessBody, request: Request) -> dict[str, Any]:
+async def process(body: ProcessBody, request: Request, response: Response) -> dict[str, Any]:
     state = _state(request)
     _check(state, body.model)
-    return await _video(state, body.video_url, "video_url", body)
+    return await _video(state, request, response, body.video_url, "video_url", body)

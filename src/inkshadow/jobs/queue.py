@@ -6,6 +6,7 @@ A submission is accepted only once its transaction commits (job row + its plan t
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -51,6 +52,28 @@ def new_job_id(now: float) -> str:
     return f"job_{int(now * 1000):012x}{secrets.token_hex(8)}"
 
 
+class JobIds:
+    """`new_job_id`, but strictly increasing within this process: ids made in the same
+    millisecond (a burst of submits) step the random part up instead of drawing it again,
+    so they still list in submission order (ULID's monotonic rule)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_rand = 0
+
+    def __call__(self, now: float) -> str:
+        ms = int(now * 1000)
+        with self._lock:
+            if ms <= self._last_ms:
+                ms = self._last_ms  # a clock step back never reorders our own ids
+                rand = self._last_rand + 1
+            else:
+                rand = secrets.randbits(63)  # headroom: stepping up never overflows 16 hex
+            self._last_ms, self._last_rand = ms, rand
+        return f"job_{ms:012x}{rand:016x}"
+
+
 def view_of(row: Any) -> JobView:
     """From a Job or a row of _VIEW_COLUMNS."""
     return JobView(
@@ -92,6 +115,7 @@ class JobQueue:
         self.store = store
         self.max_attempts = max_attempts
         self._clock = clock
+        self._ids = JobIds()
 
     def submit(
         self,
@@ -113,7 +137,7 @@ class JobQueue:
                 return found, False
         now = self._clock()
         job = Job(
-            id=new_job_id(now),
+            id=self._ids(now),
             owner=owner,
             kind=kind,
             status="queued",

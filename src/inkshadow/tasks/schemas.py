@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 Schema = dict[str, Any]
+# Bump when prompts, schemas, parsing or mapping change what an analysis answers: cached
+# answers of the old version are then never served.
+ANSWER_SCHEMA_VERSION = 1
 TIME_STEP = 0.01  # seconds: finer than any frame interval a sampler keeps
 
 
