@@ -161,3 +161,30 @@ def test_file_ids_in_chat(video_server: VideoServer, clip: Path) -> None:
         "file_not_found",
     )
     assert err["param"] == "video_url"
+
+
+def test_uploads_have_their_own_cap_above_the_body_cap(tmp_path: Path) -> None:
+    """max_body_bytes bounds JSON bodies; an upload may be as large as upload_max_bytes."""
+    from fastapi.testclient import TestClient
+
+    from inkshadow.api.app import create_app
+    from inkshadow.engine.transformers_engine import TransformersEngine
+    from inkshadow.families import Family
+    from inkshadow.settings import Settings
+    from tests.conftest import tiny_model
+
+    settings = Settings(
+        model=str(tiny_model(Family.QWEN2_5)),
+        data_dir=tmp_path,
+        max_body_bytes=256 * 1024,
+        upload_max_bytes=2 * 1024 * 1024,
+    )
+    payload = np.random.default_rng(0).bytes(1024 * 1024)
+    with TestClient(create_app(settings, TransformersEngine(settings))) as client:
+        got = client.post("/v1/files", files={"file": ("v.bin", payload)})
+        assert got.status_code == 200, got.text
+        assert got.json()["bytes"] == len(payload)
+        body = {"messages": [{"role": "user", "content": "x" * (300 * 1024)}]}
+        assert_error(client.post("/v1/chat/completions", json=body), 413)
+        too_big = client.post("/v1/files", files={"file": ("w.bin", payload * 3)})
+        assert_error(too_big, 413)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inkshadow.api.errors import error_body
+from inkshadow.api.routes_files import UPLOAD_ROUTE, upload_body_cap
 from inkshadow.api.state import TINY_WARNING, AppState
 from inkshadow.errors import (
     AuthenticationError,
@@ -23,12 +24,21 @@ from inkshadow.errors import (
     ServiceUnavailable,
 )
 from inkshadow.logs import request_id_var
+from inkshadow.settings import Settings
 
 log = logging.getLogger("inkshadow.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Probes answer without a key and are not counted as traffic.
 PROBE_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
+
+
+def _body_cap(scope: Scope, settings: Settings) -> int:
+    """`max_body_bytes` for every route but the upload route, which streams to disk under
+    its own `upload_max_bytes` (videos are larger than JSON bodies)."""
+    if scope.get("path") == UPLOAD_ROUTE and scope.get("method") == "POST":
+        return max(settings.max_body_bytes, upload_body_cap(settings))
+    return settings.max_body_bytes
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -80,7 +90,7 @@ class RequestMiddleware:
                     return
                 # The tenant that owns sessions, jobs and cache entries made by this request.
                 scope.setdefault("state", {})["tenant"] = key_id or "anonymous"
-            cap = state.settings.max_body_bytes
+            cap = _body_cap(scope, state.settings)
             length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > cap:
                 await _reject(

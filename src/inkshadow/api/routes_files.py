@@ -21,6 +21,7 @@ from inkshadow.api.state import AppState
 from inkshadow.errors import InvalidRequest, MediaTooLarge, NotFound
 from inkshadow.media.blobs import BlobStore, StagedFile
 from inkshadow.media.library import file_id, parse_file_id
+from inkshadow.settings import Settings
 
 router = APIRouter()
 
@@ -130,7 +131,16 @@ async def _receive(request: Request, upload: _Upload, boundary: bytes) -> None:
         raise InvalidRequest("the multipart body ends before its closing boundary", param="file")
 
 
-@router.post("/v1/files")
+UPLOAD_ROUTE = "/v1/files"
+UPLOAD_FRAMING_BYTES = 64 * 1024  # multipart boundaries and part headers around a file
+
+
+def upload_body_cap(settings: Settings) -> int:
+    """Bytes an upload request body may carry: the file cap plus the form's framing."""
+    return settings.upload_max_bytes + UPLOAD_FRAMING_BYTES
+
+
+@router.post(UPLOAD_ROUTE)
 async def create_file(request: Request) -> dict[str, Any]:
     state = _state(request)
     store = state.library.store
@@ -140,7 +150,7 @@ async def create_file(request: Request) -> dict[str, Any]:
     if mime != b"multipart/form-data" or not boundary:
         raise InvalidRequest("upload a file as multipart/form-data with a 'file' field")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap + 64 * 1024:  # room for the form framing
+    if declared.isdigit() and int(declared) > upload_body_cap(state.settings):
         raise MediaTooLarge(f"the file is larger than the {cap} byte limit", param="file")
     upload = _Upload(store, cap)
     try:
