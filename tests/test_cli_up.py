@@ -55,5 +55,11 @@ def test_up_serves_and_runs_jobs(tmp_path: Path) -> None:
         for item in result["results"]:
             assert 0 <= item["start"] <= item["end"] <= 2.0
         assert (tmp_path / "data").is_dir()
+        # The embedded workers' histograms are on the API's /metrics.
+        metrics = httpx.get(server.url + "/metrics").text
+        pickups = next(
+            x for x in metrics.splitlines() if x.startswith("inkshadow_job_pickup_seconds_count")
+        )
+        assert float(pickups.split()[-1]) >= 1
     finally:
         stop_server(server)

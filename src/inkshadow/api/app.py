@@ -82,7 +82,9 @@ def create_app(
         if embedded_workers:
             from inkshadow.jobs.embedded import EmbeddedWorkers
 
-            workers = EmbeddedWorkers(settings, jobs, engine, library, embedded_workers)
+            workers = EmbeddedWorkers(
+                settings, jobs, engine, library, embedded_workers, metrics.registry
+            )
         loading = asyncio.create_task(_load(state, workers))
         await jobs.start()
         try:

@@ -43,6 +43,8 @@ def _runtime(request: Request) -> tuple[JobsRuntime, str]:
     state: AppState = request.app.state.ink
     if state.jobs is None:
         raise ServiceUnavailable("jobs are not configured on this server")
+    if state.jobs.refusal is not None:
+        raise ServiceUnavailable(state.jobs.refusal, retry_after=60.0)
     return state.jobs, str(getattr(request.state, "tenant", "anonymous"))
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from prometheus_client import CollectorRegistry
+
 from inkshadow.engine.types import Engine
+from inkshadow.jobs.metrics import WorkerMetrics
 from inkshadow.jobs.runtime import JobsRuntime
 from inkshadow.jobs.types import HandlerRegistry
 from inkshadow.jobs.video_handler import VideoJobHandler
@@ -23,7 +26,9 @@ class EmbeddedWorkers:
         engine: Engine,
         library: MediaLibrary,
         concurrency: int,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        """`registry`: the API's, so /metrics shows the workers' histograms too."""
         handlers = HandlerRegistry({"video": VideoJobHandler(settings, engine, library)})
         self._worker = Worker(
             jobs.store,
@@ -31,6 +36,7 @@ class EmbeddedWorkers:
             lease_s=settings.job_lease_s,
             concurrency=concurrency,
             grace_s=settings.drain_grace_s,
+            metrics=WorkerMetrics(registry),
             webhooks=jobs.webhooks,
         )
         self._stop = asyncio.Event()

@@ -16,7 +16,7 @@ from inkshadow.jobs.webhook import WebhookSender
 from inkshadow.settings import Settings
 from inkshadow.store.engine import Store, open_store
 from inkshadow.store.errors import DatabaseUnavailable
-from inkshadow.store.migrate import SchemaState, check_schema
+from inkshadow.store.migrate import SchemaState, SchemaTooNew, check_schema
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ class JobsRuntime:
         self.webhooks = WebhookSender(settings)
         self._migrate = migrate
         self._refresher: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
+        # Set when the database, checked late, holds a schema newer than this code: job
+        # routes answer 503 with it rather than write to a schema they do not know.
+        self.refusal: str | None = None
 
     def install(self, registry: CollectorRegistry) -> None:
         registry.register(self.stats)
@@ -54,12 +58,31 @@ class JobsRuntime:
         return state
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.check)
+        if await asyncio.to_thread(self.check) is None:
+            self._checker = asyncio.create_task(self._check_when_reachable())
         self._refresher = asyncio.create_task(self.stats.run())
 
+    async def _check_when_reachable(self, first_delay_s: float = 0.5) -> None:
+        """The start-up check, once a database that was down at start answers."""
+        delay = first_delay_s
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                state = await asyncio.to_thread(check_schema, self.store, migrate=self._migrate)
+            except DatabaseUnavailable:
+                delay = min(delay * 2, 30.0)
+                continue
+            except SchemaTooNew as exc:
+                self.refusal = exc.message
+                log.error("job routes disabled: %s", exc.message)
+                return
+            log.info("job database checked", extra={"schema": state.value})
+            return
+
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._checker, self._refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await asyncio.to_thread(self.store.dispose)
