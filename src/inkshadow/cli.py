@@ -138,7 +138,7 @@ db_app = typer.Typer(help="Database schema (jobs, results).", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 db_app.command("upgrade", help=db_upgrade_command.__doc__)(db_upgrade_command)
 db_app.command("current", help=db_current_command.__doc__)(db_current_command)
-app.command("worker", help=worker_command.__doc__)(worker_command)
+app.command("worker", help=worker_command.__doc__, epilog=_settings_epilog())(worker_command)
 app.command("gateway", help=gateway_command.__doc__)(gateway_command)
 app.command("ui", help=ui_command.__doc__)(ui_command)
 app.command("up", help=up_command.__doc__)(up_command)

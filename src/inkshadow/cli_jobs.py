@@ -49,6 +49,12 @@ def worker_command(
     model: Annotated[
         str | None, typer.Option(help="Hugging Face model id or local folder to run jobs with.")
     ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="transformers (in process) or remote (an upstream).")
+    ] = None,
+    upstream: Annotated[
+        str | None, typer.Option(help="Base URL of an OpenAI-compatible upstream (vLLM).")
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option(help="Tasks this process runs at once [1].")
     ] = None,
@@ -64,7 +70,16 @@ def worker_command(
     from inkshadow.jobs.video_handler import build_video_handlers
     from inkshadow.logs import configure_logging
 
-    settings = _settings(config, model=model, worker_concurrency=concurrency, log_level=log_level)
+    settings = _settings(
+        config,
+        model=model,
+        engine=engine,
+        upstream_url=upstream,
+        worker_concurrency=concurrency,
+        log_level=log_level,
+    )
+    if settings.engine == "transformers" and not settings.model:
+        raise _fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or --engine remote")
     configure_logging(settings.log_level)
     try:
         asyncio.run(run_worker(settings, metrics_port or 0, migrate, build_video_handlers))

@@ -7,6 +7,7 @@ worker sharing the blob store (a shared volume or S3) reads the same bytes. run_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from inkshadow.tasks.types import (
     TaskSpec,
 )
 
+log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
 
 
@@ -120,6 +122,8 @@ async def build_video_handlers(settings: Settings) -> tuple[HandlerRegistry, Clo
 
     engine = build_engine(settings)
     await engine.start()
+    if engine.info.tiny:
+        log.warning("running jobs on a random-weight test model; answers mean nothing")
     fetcher = MediaFetcher(settings)
     library = MediaLibrary(settings, open_blob_store(settings), fetcher, open_frame_cache(settings))
 
