@@ -15,6 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.services import redis_url
+
+__all__ = ["redis_url"]
+
 HERE = Path(__file__).resolve().parent
 UPSTREAM_SCRIPT = HERE / "upstream.py"
 
