@@ -87,3 +87,18 @@ def test_metrics_snapshot(store: Store, queue: JobQueue) -> None:
     stats = read_stats(store)
     assert (stats.jobs_queued, stats.jobs_running, stats.active_leases) == (2, 1, 1)
     assert stats.backlog_seconds == 20.0
+    assert stats.jobs_waiting == 2  # the claimed job has nothing else waiting
+
+
+async def test_a_fanned_out_job_still_counts_as_waiting(store: Store, queue: JobQueue) -> None:
+    """The HPA's queue length: a running job whose chunks wait for workers is waiting."""
+    job_id = submit(queue, chunks=4, ms=60_000, seconds=40.0)
+    async with running(store, registry(), concurrency=1, grace_s=0.2):
+        for _ in range(500):
+            stats = read_stats(store)
+            if stats.tasks_waiting == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert queue.get(job_id, "t1").status == "running"
+        assert (stats.jobs_queued, stats.jobs_waiting, stats.tasks_waiting) == (0, 1, 3)
+        assert stats.backlog_seconds == 30.0

@@ -35,6 +35,7 @@ _JOB_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800
 class QueueStats:
     jobs_queued: int = 0
     jobs_running: int = 0
+    jobs_waiting: int = 0  # jobs with a task waiting for a worker (queued or mid-run)
     tasks_waiting: int = 0
     backlog_seconds: float = 0.0
     active_leases: int = 0
@@ -52,9 +53,11 @@ def read_stats(store: Store, now: float | None = None) -> QueueStats:
             ).all()
         )
         waiting = session.execute(
-            select(func.count(), func.coalesce(func.sum(Task.seconds), 0.0)).where(
-                Task.status == "queued"
-            )
+            select(
+                func.count(),
+                func.coalesce(func.sum(Task.seconds), 0.0),
+                func.count(func.distinct(Task.job_id)),
+            ).where(Task.status == "queued")
         ).one()
         leases = session.scalar(
             select(func.count()).where(Task.status == "running", Task.lease_expires > now)
@@ -62,6 +65,7 @@ def read_stats(store: Store, now: float | None = None) -> QueueStats:
     return QueueStats(
         jobs_queued=int(by_state.get("queued", 0)),
         jobs_running=int(by_state.get("running", 0)),
+        jobs_waiting=int(waiting[2]),
         tasks_waiting=int(waiting[0]),
         backlog_seconds=float(waiting[1]),
         active_leases=int(leases or 0),
@@ -95,8 +99,12 @@ class QueueStatsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.stats
+        # Jobs with work no worker has taken: queued jobs, and running ones whose chunks
+        # wait. A long job fanned out into chunks still asks for workers.
         yield GaugeMetricFamily(
-            "video_processing_queue_length", "Jobs waiting to start.", value=s.jobs_queued
+            "video_processing_queue_length",
+            "Jobs with work waiting for a worker (not started, or chunks not yet taken).",
+            value=s.jobs_waiting,
         )
         yield GaugeMetricFamily(
             "inkshadow_video_backlog_seconds",
