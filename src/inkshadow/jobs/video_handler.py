@@ -37,6 +37,9 @@ class VideoJobHandler:
         self._library = library
 
     def seconds(self, payload: Payload) -> float:
+        """Seconds of video a task covers, for the backlog metric: known once planned."""
+        if payload.get("seconds") is not None:
+            return max(0.0, float(payload["seconds"]))
         end = payload.get("end")
         return max(0.0, float(end) - float(payload.get("start") or 0.0)) if end else 0.0
 
@@ -54,7 +57,9 @@ class VideoJobHandler:
         base = {k: v for k, v in payload.items() if k not in ("video", "file_id")}
         s = self._settings
         if hi - lo <= s.chunk_seconds:
-            return [{**base, "video": fid}]
+            # Start and end stay as asked (None samples as qwen-vl-utils would); the probed
+            # length goes along for the backlog metric.
+            return [{**base, "video": fid, "seconds": hi - lo}]
         policy = ChunkPolicy(s.chunk_seconds, s.chunk_overlap_s, s.chunk_max_frames)
         cap = min(int(payload.get("max_frames") or s.chunk_max_frames), s.chunk_max_frames)
         return [
