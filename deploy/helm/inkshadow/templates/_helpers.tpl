@@ -410,3 +410,37 @@ priorityClassName: {{ . }}
 - namespaceSelector:
     {{- toYaml .Values.networkPolicy.monitoringNamespaceSelector | nindent 4 }}
 {{- end -}}
+
+{{/* Whether KEDA's PostgreSQL trigger is on (keda.yaml renders it, networkpolicy.yaml lets
+     the KEDA operator reach the bundled database): "true" or "" */}}
+{{- define "inkshadow.kedaPostgresTrigger" -}}
+{{- $db := or .Values.postgresql.enabled .Values.externalDatabase.url .Values.externalDatabase.existingSecret -}}
+{{- if and .Values.keda.enabled .Values.worker.enabled .Values.keda.worker.postgresql.enabled $db -}}true{{- end -}}
+{{- end -}}
+
+{{/* Render-time checks the schema cannot express (included by templates/checks.yaml) ----- */}}
+{{- define "inkshadow.checks" -}}
+{{- include "inkshadow.checkBlobStore" . -}}
+{{- end -}}
+
+{{/* api and worker always run in separate pods, and jobs read the media a client uploaded
+     (or the api fetched) from the blob store by hash: with the worker tier on, that store
+     must be one both see, S3 or the /data volume as a PVC both mount. */}}
+{{- define "inkshadow.checkBlobStore" -}}
+{{- if .Values.worker.enabled -}}
+{{- $store := trim .Values.blobs.store -}}
+{{- $p := .Values.data.persistence -}}
+{{- $hint := "set data.persistence.enabled=true (a ReadWriteMany PVC both mount at /data; ReadWriteOnce only on a one-node cluster; or data.persistence.existingClaim) or blobs.store=s3://bucket/prefix (with blobs.s3EndpointUrl and blobs.credentialsSecret as needed), or worker.enabled=false" -}}
+{{- if hasPrefix "s3://" $store -}}
+{{- if not (regexMatch "^s3://[^/]+" $store) -}}
+{{- fail (printf "blobs.store %q: an S3 blob store looks like s3://bucket/prefix" $store) -}}
+{{- end -}}
+{{- else if not $p.enabled -}}
+{{- fail (printf "worker.enabled=true needs a blob store the api and worker pods share (they are separate pods, and jobs read uploaded and fetched videos from it), but /data is a per-pod emptyDir (data.persistence.enabled=false) and blobs.store is not s3://: %s" $hint) -}}
+{{- else if and $store (ne $store "/data") (not (hasPrefix "/data/" $store)) -}}
+{{- fail (printf "blobs.store %q is a folder outside the shared /data volume, so the worker pods cannot read what the api stores there: use a folder under /data, leave blobs.store empty (/data/blobs) or use s3://bucket/prefix" $store) -}}
+{{- else if and (not $p.existingClaim) (not (or (has "ReadWriteMany" $p.accessModes) (has "ReadWriteOnce" $p.accessModes))) -}}
+{{- fail (printf "data.persistence.accessModes %v cannot be mounted read-write by the api and worker pods together: use [ReadWriteMany] (or [ReadWriteOnce] on a one-node cluster), or an s3:// blob store" $p.accessModes) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
