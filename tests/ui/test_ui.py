@@ -37,8 +37,21 @@ def _no_overflow(page: Page) -> None:
     assert width <= 1366, width
 
 
+def _on_first_screen(page: Page, *selectors: str) -> None:
+    """Seen whole without scrolling in the 1366x768 window (the page scrolled to the top)."""
+    for selector in selectors:
+        top, bottom, height = page.page.evaluate(
+            """(s) => { window.scrollTo(0, 0); const r = document.querySelector(s)
+              .getBoundingClientRect(); return [r.top, r.bottom, window.innerHeight]; }""",
+            selector,
+        )
+        assert height == 768 and top >= 0 and bottom <= height, (selector, top, bottom)
+
+
 def test_status_banner_language_and_no_outside_requests(stack: Stack, ui_page: Page) -> None:
     page = ui_page.page
+    # The chat, its input and its clear button fit a laptop's screen, banner and all.
+    _on_first_screen(ui_page, "#ink-chat-bot", "#ink-chat-input", "#ink-chat-clear")
     banner = page.locator("#ink-status-banner")
     expect(banner).to_contain_text("随机权重的测试模型")
     expect(page.locator("#ink-status-summary")).to_contain_text("qwen2.5-vl")
@@ -48,13 +61,17 @@ def test_status_banner_language_and_no_outside_requests(stack: Stack, ui_page: P
     expect(details).to_contain_text(stack.api.url)
     _no_overflow(ui_page)
     ui_page.shot("status-zh")
+    chat_note = page.locator("#ink-chat-status")
+    expect(chat_note).to_contain_text("会话 ui-")
     page.get_by_label("English").check()
     expect(page.get_by_role("tab", name="Analysis")).to_be_visible()
     expect(banner).to_contain_text("random-weight test model")
     expect(details).to_contain_text("Engine")
+    expect(chat_note).to_contain_text("Session ui-")  # a note already shown, relabelled
     ui_page.shot("status-en")
     page.reload()  # the choice is kept in the browser
     expect(page.get_by_role("tab", name="Chat")).to_be_visible()
+    expect(chat_note).to_contain_text("Session ui-")  # written in the kept language
     page.get_by_label("中文").check()
     expect(page.get_by_role("tab", name="对话")).to_be_visible()
     assert httpx.get(stack.ui.url + "/healthz").json() == {"status": "ok"}
@@ -117,6 +134,7 @@ def test_temporal_analysis_timeline_seeks_the_player(stack: Stack, ui_page: Page
     player_ready(page, "ink-an-video")
     choose(page, tab, "任务类型", "时间定位")
     tab.get_by_label("问题或目标").fill("白色方块移动")
+    _on_first_screen(ui_page, "#ink-an-video", "#ink-an-query", "#ink-an-run")
     page.get_by_role("button", name="开始分析").click()
     wait_json(page, "ink-an", "temporal")
     result = json.loads(page.locator("#ink-an-json .cm-content").inner_text())
@@ -196,11 +214,21 @@ def test_job_progress_to_result_and_recent_list(stack: Stack, ui_page: Page) -> 
     expect(bar).to_have_attribute("data-status", "succeeded", timeout=150_000)
     expect(bar).to_have_attribute("aria-valuenow", "100")
     wait_json(page, "ink-jobs", "temporal", timeout=10_000)
-    expect(page.locator("#ink-jobs-list")).to_contain_text(job_id)
-    expect(page.locator("#ink-jobs-list")).to_contain_text("已完成")
+    listed = page.locator("#ink-jobs-list")
+    expect(listed).to_contain_text(job_id)
+    expect(listed).to_contain_text("已完成")
+    expect(listed.locator("thead")).to_contain_text("状态")
     job = httpx.get(f"{stack.api.url}/v1/jobs/{job_id}").json()
     assert job["chunks"]["total"] >= 3, job  # a long video: several chunks
     ui_page.shot("job-done")
+    page.get_by_label("English").check()  # the list already shown is relabelled
+    expect(listed.locator("thead")).to_contain_text("Status")
+    expect(listed.locator("thead")).to_contain_text("Progress")
+    expect(listed).to_contain_text("succeeded")
+    expect(listed).to_contain_text(job_id)
+    ui_page.shot("job-done-en")
+    page.get_by_label("中文").check()  # the browser keeps the choice: leave it as found
+    expect(listed.locator("thead")).to_contain_text("状态")
 
 
 def test_api_errors_are_plain_messages(stack: Stack, ui_page: Page) -> None:

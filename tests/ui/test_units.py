@@ -17,12 +17,14 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from inkshadow.ui import client as client_mod
+from inkshadow import client as client_mod
+from inkshadow.client import ApiClient, ApiError, NotAvailable
 from inkshadow.ui import texts, timeline
-from inkshadow.ui.client import ApiClient, ApiError, NotAvailable
+from inkshadow.ui.chat import session_note
 from inkshadow.ui.frames import annotated_frames
+from inkshadow.ui.jobs import local_video, relabel_table
 from inkshadow.ui.notices import explain
-from inkshadow.ui.results import pretty_json
+from inkshadow.ui.results import pretty_json, render_result
 from tests.media.videos import make_video
 from tests.ui.truth import box_truth
 
@@ -70,6 +72,44 @@ def test_boxes_are_drawn_on_source_frames_at_original_size(tmp_path: Path) -> No
     inside = image.getpixel(((x1 + x2) // 2, mid))
     assert isinstance(inside, tuple) and min(inside) > 200  # the white square is in the box
     assert annotated_frames(video, [{"start": 0, "end": 1, "label": "no box"}]) == []
+
+
+def test_frames_note_says_why_no_boxes_are_drawn(tmp_path: Path) -> None:
+    boxed = {"results": [{"time": 1.0, "bbox": [0, 0, 8, 8], "label": "x"}], "video": {}}
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    shown = _run(render_result(boxed, "en", broken, "player"))
+    assert shown.frames == [] and "Could not decode video frames" in shown.frames_note
+    assert "not a readable video" in shown.frames_note  # the media module's own wording
+    linked = _run(render_result(boxed, "en", None, "player"))
+    assert "linked videos" in linked.frames_note
+    for lang in ("zh", "en"):  # a job this page did not submit: not "a linked video"
+        reloaded = _run(render_result(boxed, lang, None, "player", "jobs.no_video"))
+        assert reloaded.frames_note and "linked" not in reloaded.frames_note
+        assert texts.t(lang, "jobs.no_video") in reloaded.frames_note.replace("&#x27;", "'")
+
+
+def test_a_jobs_video_is_local_linked_or_not_in_this_page() -> None:
+    known = {"job_up": "/tmp/clip.mp4", "job_url": ""}
+    assert local_video(known, "job_up") == (Path("/tmp/clip.mp4"), "")
+    assert local_video(known, "job_url") == (None, "an.frames_url")
+    assert local_video(known, "job_elsewhere") == (None, "jobs.no_video")  # e.g. a reload
+
+
+def test_language_switch_relabels_what_is_already_shown() -> None:
+    shown = [["job_1", "已完成", "100%", "05-01 10:00:00"], ["job_2", "odd", "0%", ""]]
+    table = relabel_table(shown, "en")
+    assert table["headers"] == ["ID", "Status", "Progress", "Created"]
+    assert [row[1] for row in table["data"]] == ["succeeded", "odd"]
+    back = relabel_table(table["data"], "zh")
+    assert back["headers"] == ["ID", "状态", "进度", "创建时间"] and back["data"] == shown
+    empty = relabel_table([["", "", "", ""]], "en")  # Gradio's placeholder row
+    assert empty == {"headers": ["ID", "Status", "Progress", "Created"], "data": []}
+    assert relabel_table(None, "zh")["data"] == []
+    kept = ("chat.session", {"id": "ui-1"})
+    assert "Session ui-1" in session_note(kept, "en")
+    assert "会话 ui-1" in session_note(kept, "zh")
+    assert session_note(None, "en") == ""  # before the session is known
 
 
 def test_sse_deltas_and_error_events() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from inkshadow.ui.client import ApiClient
+from inkshadow.client import ApiClient
 from inkshadow.ui.form import build_form, request_body
 from inkshadow.ui.labels import Labels
 from inkshadow.ui.notices import InputError, alert, explain

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from inkshadow import __version__
+from inkshadow.client import ApiClient
 from inkshadow.ui import style
 from inkshadow.ui.analysis import build_analysis_tab
 from inkshadow.ui.chat import build_chat_tab
-from inkshadow.ui.client import ApiClient
 from inkshadow.ui.jobs import build_jobs_tab
 from inkshadow.ui.labels import Labels
 from inkshadow.ui.status import build_banner, build_status_tab, build_summary, check
@@ -60,7 +60,7 @@ def build_blocks(client: ApiClient, lang: str = DEFAULT_LANG) -> gr.Blocks:
             with labels.add(
                 gr.Tab(labels("tab.chat"), id="chat", elem_id="ink-tab-chat"), label="tab.chat"
             ):
-                build_chat_tab(client, labels, radio, page)
+                build_chat_tab(client, labels, radio, page, stored_lang)
             with labels.add(
                 gr.Tab(labels("tab.analysis"), id="analysis", elem_id="ink-tab-analysis"),
                 label="tab.analysis",

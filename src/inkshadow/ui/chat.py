@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from inkshadow.ui.client import ApiClient, ApiError, NotAvailable
+from inkshadow.client import ApiClient, ApiError, NotAvailable
 from inkshadow.ui.form import video_ref
 from inkshadow.ui.labels import Labels
 from inkshadow.ui.notices import InputError, alert, explain, note
@@ -74,11 +74,31 @@ async def _user_message(client: ApiClient, text: str, files: list[str], url: str
     return {"role": "user", "content": [*parts, {"type": "text", "text": text}]}
 
 
-def build_chat_tab(client: ApiClient, labels: Labels, lang: gr.Radio, page: gr.Blocks) -> None:
+Note = tuple[str, dict[str, str]]  # the line above the chat: a text key and its values
+
+
+def session_note(shown_note: Note | None, lang: str) -> str:
+    """The line above the chat in `lang` ("" before the session is known)."""
+    if not shown_note:
+        return ""
+    key, values = shown_note
+    return note(t(lang, key, **values))
+
+
+def build_chat_tab(
+    client: ApiClient,
+    labels: Labels,
+    lang: gr.Radio,
+    page: gr.Blocks,
+    saved_lang: gr.BrowserState,
+) -> None:
+    """`saved_lang`: the language the browser keeps, which the page is switched to on load
+    (the radio still shows the default while load events run)."""
     tr = labels
     session = gr.BrowserState(None, storage_key="inkshadow-chat-session", secret=_STORAGE_SECRET)
     history = gr.State([])  # OpenAI messages, sent in full only when sessions are missing
     sessions_ok = gr.State(False)
+    status_note = gr.State(None)  # Note | None: kept so a language switch can redo the line
     status = gr.HTML(elem_id=f"{PREFIX}-status", elem_classes="ink-slot")
     bot = labels.add(
         gr.Chatbot(
@@ -123,24 +143,26 @@ def build_chat_tab(client: ApiClient, labels: Labels, lang: gr.Radio, page: gr.B
             value="chat.clear",
         )
 
-    async def restore(sid: str | None, lang_: str) -> tuple[Any, ...]:
+    async def restore(sid: str | None, saved: str | None, lang_: str) -> tuple[Any, ...]:
         """On page load: the session's history, and the input opened (it stays closed until
         then, so a message is never sent before we know whether sessions work)."""
+        lang_ = saved or lang_
         sid = sid or new_session_id()
         ready = gr.MultimodalTextbox(interactive=True)
+        kept: Note = ("chat.session", {"id": sid})
         try:
             stored = await client.session(sid)
         except NotAvailable as exc:
-            reason = note(t(lang_, "chat.no_sessions", reason=exc.route))
-            return [], [], sid, False, reason, ready
+            gone: Note = ("chat.no_sessions", {"reason": exc.route})
+            return [], [], sid, False, gone, session_note(gone, lang_), ready
         except ApiError as exc:
             if exc.status == 404:  # a new or expired session: sessions work
-                return [], [], sid, True, note(t(lang_, "chat.session", id=sid)), ready
-            reason = note(t(lang_, "chat.no_sessions", reason=exc.message))
-            return [], [], sid, False, reason, ready
+                return [], [], sid, True, kept, session_note(kept, lang_), ready
+            gone = ("chat.no_sessions", {"reason": exc.message})
+            return [], [], sid, False, gone, session_note(gone, lang_), ready
         messages = [m for m in stored.get("messages") or [] if isinstance(m, dict)]
         bubbles = [shown(m, lang_) for m in messages]
-        return bubbles, messages, sid, True, note(t(lang_, "chat.session", id=sid)), ready
+        return bubbles, messages, sid, True, kept, session_note(kept, lang_), ready
 
     async def send(
         message: dict[str, Any] | None,
@@ -182,8 +204,10 @@ def build_chat_tab(client: ApiClient, labels: Labels, lang: gr.Radio, page: gr.B
             with contextlib.suppress(ApiError):
                 await client.delete_session(sid)
         fresh = new_session_id()
-        shown_note = note(t(lang_, "chat.session", id=fresh)) if with_session else gr.update()
-        return [], [], fresh, alert(""), shown_note
+        if not with_session:
+            return [], [], fresh, alert(""), gr.update(), gr.update()
+        kept: Note = ("chat.session", {"id": fresh})
+        return [], [], fresh, alert(""), kept, session_note(kept, lang_)
 
     box.submit(
         send,
@@ -193,12 +217,13 @@ def build_chat_tab(client: ApiClient, labels: Labels, lang: gr.Radio, page: gr.B
     )
     forget_io: dict[str, Any] = {
         "inputs": [session, sessions_ok, lang],
-        "outputs": [bot, history, session, error, status],
+        "outputs": [bot, history, session, error, status_note, status],
     }
     clear.click(forget, **forget_io)
     bot.clear(forget, **forget_io)  # the chat box's own bin icon forgets the session too
     page.load(
         restore,
-        inputs=[session, lang],
-        outputs=[bot, history, session, sessions_ok, status, box],
+        inputs=[session, saved_lang, lang],
+        outputs=[bot, history, session, sessions_ok, status_note, status, box],
     )
+    lang.change(session_note, inputs=[status_note, lang], outputs=[status], show_progress="hidden")

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from inkshadow.ui.client import ApiClient, NotAvailable
+from inkshadow.client import ApiClient, NotAvailable
 from inkshadow.ui.labels import TASK_CHOICES, Labels
 from inkshadow.ui.notices import InputError
 from inkshadow.ui.texts import t, task_choices

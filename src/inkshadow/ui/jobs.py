@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from inkshadow.ui.client import ApiClient
+from inkshadow.client import ApiClient
 from inkshadow.ui.form import build_form, request_body
 from inkshadow.ui.labels import Labels
 from inkshadow.ui.notices import alert, explain
@@ -51,7 +51,16 @@ def progress_html(job: dict[str, Any], lang: str) -> str:
 _STATES = {"queued", "running", "succeeded", "failed", "cancelled"}
 
 
-def _rows(jobs: list[dict[str, Any]], lang: str) -> list[list[str]]:
+# A status cell in either language -> its status, so a language switch can relabel rows.
+_STATUS_OF = {t(lang, f"status.{status}"): status for status in _STATES for lang in ("zh", "en")}
+
+
+def _table(rows: list[list[str]], lang: str) -> dict[str, Any]:
+    """The jobs list as a Dataframe value: its headers travel with it, in `lang`."""
+    return {"headers": t(lang, "jobs.cols").split("|"), "data": rows}
+
+
+def _rows(jobs: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     rows = []
     for job in jobs:
         status = str(job.get("status", ""))
@@ -65,13 +74,38 @@ def _rows(jobs: list[dict[str, Any]], lang: str) -> list[list[str]]:
                 when,
             ]
         )
-    return rows
+    return _table(rows, lang)
+
+
+def relabel_table(shown: list[list[Any]] | None, lang: str) -> dict[str, Any]:
+    """The list already shown, with its headers and status words in `lang` (no API call)."""
+    rows = []
+    for row in shown or []:
+        cells = ["" if cell is None else str(cell) for cell in row]
+        if not any(cells):  # Gradio's placeholder row of an empty table
+            continue
+        if len(cells) > 1 and cells[1] in _STATUS_OF:
+            cells[1] = t(lang, f"status.{_STATUS_OF[cells[1]]}")
+        rows.append(cells)
+    return _table(rows, lang)
+
+
+def local_video(known: dict[str, str], jid: str) -> tuple[Path | None, str]:
+    """The video a job's boxes are drawn on, from the page's job id -> local file map ("" for
+    a linked video), and the text key of the note shown when there is none: a linked video,
+    or a job this page did not submit (it was reloaded, or the job came from elsewhere)."""
+    local = known.get(jid)
+    if local:
+        return Path(local), ""
+    return None, "an.frames_url" if local == "" else "jobs.no_video"
 
 
 def build_jobs_tab(client: ApiClient, labels: Labels, lang: gr.Radio, tab: gr.Tab) -> None:
     """The tab's content; opening `tab` refreshes the list of recent jobs."""
     tr = labels
-    paths = gr.State({})  # job id -> local video, so a result's boxes can be drawn
+    # Job id -> its local video ("" for a linked one), so a result's boxes can be drawn.
+    # Lost on a reload: a job not in it has no video here.
+    paths = gr.State({})
     timer = gr.Timer(1.0, active=False)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
@@ -93,10 +127,11 @@ def build_jobs_tab(client: ApiClient, labels: Labels, lang: gr.Radio, tab: gr.Ta
                 gr.Dataframe(
                     headers=tr("jobs.cols").split("|"),
                     label=tr("jobs.list"),
+                    type="array",
                     interactive=False,
                     elem_id=f"{PREFIX}-list",
                     max_height=260,
-                    column_widths=["44%", "18%", "14%", "24%"],
+                    column_widths=["34%", "22%", "19%", "25%"],
                     wrap=True,
                 ),
                 label="jobs.list",
@@ -118,8 +153,7 @@ def build_jobs_tab(client: ApiClient, labels: Labels, lang: gr.Radio, tab: gr.Ta
         except Exception as exc:
             return alert(explain(exc, lang_)), gr.update(), gr.update(), known, gr.Timer()
         jid = str(job.get("id", ""))
-        if values[0]:
-            known = {**known, jid: str(values[0])}
+        known = {**known, jid: str(values[0] or "")}
         return alert(""), jid, progress_html(job, lang_), known, gr.Timer(active=True)
 
     async def poll(jid: str, known: dict[str, str], lang_: str) -> tuple[Any, ...]:
@@ -137,8 +171,8 @@ def build_jobs_tab(client: ApiClient, labels: Labels, lang: gr.Radio, tab: gr.Ta
             shown = Rendered()
             if status == "succeeded":
                 result = await client.job_result(jid)
-                video = Path(known[jid]) if jid in known else None
-                shown = await render_result(result, lang_, video, f"{PREFIX}-video")
+                video, missing = local_video(known, jid)
+                shown = await render_result(result, lang_, video, f"{PREFIX}-video", missing)
             rows = _rows(await client.jobs(), lang_)  # the list shows the new final state
         except Exception as exc:
             return alert(explain(exc, lang_)), "", gr.Timer(active=False), gr.update(), *keep
@@ -170,3 +204,4 @@ def build_jobs_tab(client: ApiClient, labels: Labels, lang: gr.Radio, tab: gr.Ta
     table.select(pick, outputs=[job_id]).then(poll, **poll_io)
     refresh.click(recent, inputs=[lang], outputs=[error, table])
     tab.select(recent, inputs=[lang], outputs=[error, table])
+    lang.change(relabel_table, inputs=[table, lang], outputs=[table], show_progress="hidden")

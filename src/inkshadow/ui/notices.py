@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 
-from inkshadow.ui.client import ApiError, NotAvailable
+from inkshadow.client import ApiError, NotAvailable
 from inkshadow.ui.texts import t
 
 log = logging.getLogger(__name__)

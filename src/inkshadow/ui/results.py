@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
+from inkshadow.errors import UnsupportedMedia
 from inkshadow.ui import timeline
 from inkshadow.ui.frames import annotated_frames, boxes_by_time
 from inkshadow.ui.labels import Labels
@@ -148,10 +149,15 @@ class Rendered:
 
 
 async def render_result(
-    result: dict[str, Any], lang: str, video: Path | None, player: str
+    result: dict[str, Any],
+    lang: str,
+    video: Path | None,
+    player: str,
+    no_video: str = "an.frames_url",
 ) -> Rendered:
-    """`video`: the local file the result is about (None for a URL); `player`: the elem_id
-    of the gr.Video the timeline seeks."""
+    """`video`: the local file the result is about (None: none here, for a linked video);
+    `player`: the elem_id of the gr.Video the timeline seeks; `no_video`: the text key of
+    the note shown instead of boxes when `video` is None."""
     duration = float((result.get("video") or {}).get("duration") or 0.0)
     line = timeline.render(
         timeline.events_of(result),
@@ -169,10 +175,12 @@ async def render_result(
     if not boxes_by_time(items):
         return out
     if video is None:
-        out.frames_note = note(t(lang, "an.frames_url"))
+        out.frames_note = note(t(lang, no_video))
         return out
     try:
         out.frames = await asyncio.to_thread(annotated_frames, video, items)
-    except (OSError, ValueError) as exc:  # PyAV's errors derive from these
+    except UnsupportedMedia as exc:  # not a readable video (its message is for clients)
+        out.frames_note = note(t(lang, "err.frames", message=exc.message))
+    except (OSError, ValueError) as exc:  # e.g. Pillow on an odd frame
         out.frames_note = note(t(lang, "err.frames", message=type(exc).__name__))
     return out

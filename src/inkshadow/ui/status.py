@@ -7,7 +7,7 @@ import html
 
 import gradio as gr
 
-from inkshadow.ui.client import ApiClient, ApiError, ModelInfo
+from inkshadow.client import ApiClient, ApiError, ModelInfo
 from inkshadow.ui.labels import Labels
 from inkshadow.ui.notices import explain
 from inkshadow.ui.texts import t

@@ -99,6 +99,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "jobs.failed": ("任务失败：{message}", "The job failed: {message}"),
     "jobs.cols": ("ID|状态|进度|创建时间", "ID|Status|Progress|Created"),
+    "jobs.no_video": (
+        "未绘制检测框：这个任务的视频不在本页（页面刷新过，或任务是在别处提交的）。"
+        "可在“分析”页上传同一视频，再用“打开已保存的结果”打开下面的 JSON。",
+        "No boxes drawn: this job's video is not in this page (it was reloaded, or the job "
+        "was submitted elsewhere). Upload the same video on the Analysis tab and open the "
+        "JSON below there with “Open a saved result”.",
+    ),
     "status.queued": ("排队中", "queued"),
     "status.running": ("运行中", "running"),
     "status.succeeded": ("已完成", "succeeded"),
