@@ -76,6 +76,7 @@ class Video:
 def make_video(path: Path, height: int, gop: int, seconds: int) -> None:
     """testsrc2 (moving pattern, frame counter) encoded by x264 with keyframes every `gop`."""
     import av
+    from av.video.frame import PictureType
 
     width = height * 16 // 9
     graph = av.filter.Graph()
@@ -104,9 +105,17 @@ def make_video(path: Path, height: int, gop: int, seconds: int) -> None:
             except (av.error.EOFError, av.BlockingIOError):
                 break
             frame.pts, frame.time_base = n, Fraction(1, FPS)
+            # testsrc2 marks every frame I, and x264 obeys a frame's picture type: clear it,
+            # or every frame becomes a keyframe and the GOP setting means nothing.
+            frame.pict_type = PictureType.NONE
             out.mux(stream.encode(frame))
             n += 1
         out.mux(stream.encode(None))
+    with av.open(str(partial)) as check:
+        stream = check.streams.video[0]
+        keys = sum(1 for p in check.demux(stream) if p.is_keyframe and p.pts is not None)
+    if keys > seconds * FPS // gop + 1:
+        raise RuntimeError(f"{path.name}: {keys} keyframes, expected one every {gop} frames")
     partial.rename(path)
 
 
@@ -334,11 +343,16 @@ def main() -> None:
     parser.add_argument("--regimes", default=",".join(REGIMES))
     parser.add_argument("--mem-cap-gb", type=float, default=16.0)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    parser.add_argument("--make-only", action="store_true", help="make the videos, then stop")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         method, video, frames, save = args.child
         child(method, video, int(frames) or None, save)
+        return
+    if args.make_only:
+        for video in videos(args.grid, args.cache):
+            print(video.path)
         return
     methods = [m for m in args.methods.split(",") if m]
     regimes = [r for r in args.regimes.split(",") if r]

@@ -23,6 +23,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need_a
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # Headless Chromium for the web UI tests (Playwright drives it; its own download is not used).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# A CJK font, so the UI's Chinese labels render in the test screenshots (not boxes).
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need_apt+=(fonts-wqy-microhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         log "installing system packages: ${need_apt[*]}"
