@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +34,12 @@ def _settings_epilog() -> str:
     return "".join(lines)
 
 
+def _doc(command: Callable[..., None]) -> str:
+    """A command's docstring as help text: wrapped lines joined, paragraphs kept."""
+    text = inspect.cleandoc(command.__doc__ or "")
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
+
+
 def _fail(message: str) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(2)
@@ -43,7 +51,6 @@ ConfigOpt = Annotated[
 ]
 
 
-@app.command(epilog=_settings_epilog())
 def serve(
     model: Annotated[
         str | None, typer.Option(help="Hugging Face model id or local folder to serve.")
@@ -102,7 +109,6 @@ def serve(
     run_server(create_app(settings, engine_impl, migrate=migrate), settings.host, settings.port)
 
 
-@model_app.command("tiny")
 def model_tiny(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model into.")],
     family: Annotated[Family, typer.Option(help="Model family to imitate.")] = Family.QWEN2_5_VL,
@@ -117,7 +123,6 @@ def model_tiny(
     typer.secho("its answers are noise, not understanding", fg=typer.colors.YELLOW, err=True)
 
 
-@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
@@ -136,14 +141,17 @@ from inkshadow.ui.command import ui_command  # noqa: E402
 
 db_app = typer.Typer(help="Database schema (jobs, results).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-db_app.command("upgrade", help=db_upgrade_command.__doc__)(db_upgrade_command)
-db_app.command("current", help=db_current_command.__doc__)(db_current_command)
-app.command("worker", help=worker_command.__doc__, epilog=_settings_epilog())(worker_command)
-app.command("gateway", help=gateway_command.__doc__)(gateway_command)
-app.command("ui", help=ui_command.__doc__)(ui_command)
-app.command("up", help=up_command.__doc__)(up_command)
-app.command("frames", help=frames_command.__doc__)(frames_command)
-app.command("analyze", help=analyze_command.__doc__)(analyze_command)
+app.command("serve", help=_doc(serve), epilog=_settings_epilog())(serve)
+model_app.command("tiny", help=_doc(model_tiny))(model_tiny)
+db_app.command("upgrade", help=_doc(db_upgrade_command))(db_upgrade_command)
+db_app.command("current", help=_doc(db_current_command))(db_current_command)
+app.command("worker", help=_doc(worker_command), epilog=_settings_epilog())(worker_command)
+app.command("gateway", help=_doc(gateway_command))(gateway_command)
+app.command("ui", help=_doc(ui_command))(ui_command)
+app.command("up", help=_doc(up_command))(up_command)
+app.command("frames", help=_doc(frames_command))(frames_command)
+app.command("analyze", help=_doc(analyze_command))(analyze_command)
+app.command("version", help=_doc(version))(version)
 
 
 def main() -> None:
