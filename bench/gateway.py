@@ -229,6 +229,9 @@ def main() -> None:
             ))  # fmt: skip
             _wait_http(vr_port, "/health", 60)
             targets["vllm_router"] = vr_port
+        else:
+            print("vllm-router not installed (pip install 'inkshadow[bench]'): the peer "
+                  "comparison is left out", file=sys.stderr)  # fmt: skip
         results: dict[str, Any] = {
             "rate_rps": args.rate,
             "rounds": args.rounds,
@@ -257,10 +260,18 @@ def main() -> None:
                 entry["added_p50_ms"] = round(lat["p50_ms"] - direct["p50_ms"], 4)
                 entry["added_p99_ms"] = round(lat["p99_ms"] - direct["p99_ms"], 4)
             results[name] = entry
+        goals: dict[str, Any] = {
+            "added_p99_ms_at_most_2": results["inkshadow_gateway"]["added_p99_ms"] <= 2.0
+        }
         if "vllm_router" in results:
             ours = results["inkshadow_gateway"]["max_rps_median"]
             theirs = results["vllm_router"]["max_rps_median"]
             results["throughput_ratio_vs_vllm_router"] = round(ours / theirs, 3)
+            goals["throughput_at_least_2_3_of_vllm_router"] = ours >= theirs * 2 / 3
+        else:
+            results["vllm_router"] = {"missing": "pip install 'inkshadow[bench]'"}
+            goals["throughput_at_least_2_3_of_vllm_router"] = None  # not measured
+        results["goals"] = goals
         print(json.dumps(results, indent=2))
     finally:
         for proc in procs:
