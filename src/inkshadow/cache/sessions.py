@@ -17,6 +17,16 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_SESSION_BYTES = 16 * 1024 * 1024
 
 
+def _messages(raw: bytes | None) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    try:
+        messages = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []  # a foreign or damaged value is never trusted
+    return messages if isinstance(messages, list) else []
+
+
 def check_session_id(session_id: str) -> str:
     if not _SESSION_ID.match(session_id):
         raise InvalidRequest(
@@ -37,28 +47,24 @@ class SessionStore:
         return f"session:{owner}:{check_session_id(session_id)}"
 
     async def history(self, tenant: str, session_id: str) -> list[dict[str, Any]]:
-        raw = await self._store.get(self._key(tenant, session_id))
-        if raw is None:
-            return []
-        try:
-            messages = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return []
-        return messages if isinstance(messages, list) else []
+        return _messages(await self._store.get(self._key(tenant, session_id)))
 
     async def append(
         self, tenant: str, session_id: str, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        history = await self.history(tenant, session_id)
-        history.extend(messages)
-        raw = json.dumps(history, ensure_ascii=False).encode()
-        if len(raw) > MAX_SESSION_BYTES:
-            raise PayloadTooLarge(
-                "this session's history is over 16 MB; start a new session_id",
-                param="session_id",
-            )
-        await self._store.set(self._key(tenant, session_id), raw, self.ttl_s)
-        return history
+        """Add messages atomically: two turns finishing at once both stay."""
+
+        def change(old: bytes | None) -> bytes:
+            raw = json.dumps([*_messages(old), *messages], ensure_ascii=False).encode()
+            if len(raw) > MAX_SESSION_BYTES:
+                raise PayloadTooLarge(
+                    "this session's history is over 16 MB; start a new session_id",
+                    param="session_id",
+                )
+            return raw
+
+        new = await self._store.update(self._key(tenant, session_id), change, self.ttl_s)
+        return _messages(new)
 
     async def get(self, tenant: str, session_id: str) -> dict[str, Any]:
         key = self._key(tenant, session_id)

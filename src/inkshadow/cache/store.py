@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from inkshadow.errors import InvalidRequest, ServiceUnavailable
+
+Change = Callable[[bytes | None], bytes]
 
 
 class CacheDown(ServiceUnavailable):
@@ -27,6 +30,11 @@ class ByteStore(Protocol):
     async def delete(self, key: str) -> bool: ...
 
     async def ttl(self, key: str) -> float | None: ...
+
+    async def update(self, key: str, change: Change, ttl_s: float) -> bytes:
+        """Replace the value with `change(old)` atomically (no lost update when two
+        requests change one key at once); returns the new value."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -66,6 +74,14 @@ class MemoryStore:
         if item is None or item[0] <= self._clock():
             return None
         return float(item[0] - self._clock())
+
+    async def update(self, key: str, change: Change, ttl_s: float) -> bytes:
+        # No await between the read and the write: atomic on the event loop.
+        item = self._items.get(key)
+        old = item[1] if item is not None and item[0] > self._clock() else None
+        value = change(old)
+        await self.set(key, value, ttl_s)
+        return value
 
     async def aclose(self) -> None:
         self._items.clear()
@@ -113,6 +129,27 @@ class RedisStore:
         except self._errors as exc:
             raise CacheDown("the cache (Redis) does not answer") from exc
         return None if ms is None or ms < 0 else ms / 1000
+
+    async def update(self, key: str, change: Change, ttl_s: float) -> bytes:
+        """Optimistic: WATCH, read, MULTI/SET/EXEC; a concurrent write retries."""
+        from redis.exceptions import WatchError
+
+        name = self._prefix + key
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(name)
+                        old = await pipe.get(name)
+                        value = change(old if isinstance(old, bytes) else None)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.set(name, value, px=max(1, int(ttl_s * 1000)))
+                        await pipe.execute()
+                        return value
+                    except WatchError:
+                        continue
+        except self._errors as exc:
+            raise CacheDown("the cache (Redis) does not answer") from exc
 
     async def aclose(self) -> None:
         await self._redis.aclose()
