@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from inkshadow import __version__
+from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
 from inkshadow.errors import InkshadowError
 from inkshadow.families import Family
-from inkshadow.settings import Settings, load_settings
+from inkshadow.settings import Settings
 
 app = typer.Typer(
     name="inkshadow",
@@ -38,17 +39,6 @@ def _doc(command: Callable[..., None]) -> str:
     """A command's docstring as help text: wrapped lines joined, paragraphs kept."""
     text = inspect.cleandoc(command.__doc__ or "")
     return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
-
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="YAML or TOML file of settings.", exists=True, dir_okay=False),
-]
 
 
 def serve(
@@ -84,27 +74,25 @@ def serve(
     from inkshadow.engine.factory import build_engine
     from inkshadow.logs import configure_logging
 
+    settings = settings_or_exit(
+        config,
+        model=model,
+        engine=engine,
+        upstream_url=upstream,
+        host=host,
+        port=port,
+        served_model_name=served_model_name,
+        device=device,
+        dtype=dtype,
+        max_batch_size=max_batch_size,
+        log_level=log_level,
+    )
+    if settings.engine == "transformers" and not settings.model:
+        raise fail("no model: pass --model ID_OR_DIR or set INKSHADOW_MODEL")
     try:
-        settings = load_settings(
-            config,
-            model=model,
-            engine=engine,
-            upstream_url=upstream,
-            host=host,
-            port=port,
-            served_model_name=served_model_name,
-            device=device,
-            dtype=dtype,
-            max_batch_size=max_batch_size,
-            log_level=log_level,
-        )
-        if settings.engine == "transformers" and not settings.model:
-            raise _fail("no model: pass --model ID_OR_DIR or set INKSHADOW_MODEL")
         engine_impl = build_engine(settings)
     except InkshadowError as exc:
-        raise _fail(exc.message) from None
-    except ValueError as exc:  # pydantic validation of flags and environment
-        raise _fail(str(exc)) from None
+        raise fail(exc.message) from None
     configure_logging(settings.log_level)
     run_server(create_app(settings, engine_impl, migrate=migrate), settings.host, settings.port)
 

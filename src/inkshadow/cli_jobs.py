@@ -8,13 +8,13 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
 from inkshadow.errors import InkshadowError
-from inkshadow.settings import Settings, load_settings
+from inkshadow.settings import Settings
 
 if TYPE_CHECKING:
     from inkshadow.jobs.types import HandlerRegistry
@@ -24,25 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
 HandlerFactory = Callable[[Settings], Awaitable[tuple["HandlerRegistry", Closer]]]
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="YAML or TOML file of settings.", exists=True, dir_okay=False),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        return load_settings(config, **overrides)
-    except InkshadowError as exc:
-        raise _fail(exc.message) from None
-    except ValueError as exc:  # pydantic validation of flags and environment
-        raise _fail(str(exc)) from None
 
 
 def worker_command(
@@ -70,7 +51,7 @@ def worker_command(
     from inkshadow.jobs.video_handler import build_video_handlers
     from inkshadow.logs import configure_logging
 
-    settings = _settings(
+    settings = settings_or_exit(
         config,
         model=model,
         engine=engine,
@@ -79,12 +60,12 @@ def worker_command(
         log_level=log_level,
     )
     if settings.engine == "transformers" and not settings.model:
-        raise _fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or --engine remote")
+        raise fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or --engine remote")
     configure_logging(settings.log_level)
     try:
         asyncio.run(run_worker(settings, metrics_port or 0, migrate, build_video_handlers))
     except InkshadowError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
 
 
 async def run_worker(
@@ -109,7 +90,7 @@ async def run_worker(
         store.dispose()
         return
     if state is SchemaState.BEHIND:
-        raise _fail("the database is not migrated: run `inkshadow db upgrade` or pass --migrate")
+        raise fail("the database is not migrated: run `inkshadow db upgrade` or pass --migrate")
     metrics = WorkerMetrics()
     stats = QueueStatsCollector(store)
     metrics.registry.register(stats)
@@ -162,11 +143,11 @@ def db_upgrade_command(
     from inkshadow.store import open_store
     from inkshadow.store.migrate import upgrade
 
-    store = open_store(_settings(config))
+    store = open_store(settings_or_exit(config))
     try:
         now = upgrade(store, revision)
     except InkshadowError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         store.dispose()
     typer.echo(f"database schema at {now}")
@@ -177,11 +158,11 @@ def db_current_command(config: ConfigOpt = None) -> None:
     from inkshadow.store import open_store
     from inkshadow.store.migrate import current_revision, head_revision
 
-    store = open_store(_settings(config))
+    store = open_store(settings_or_exit(config))
     try:
         current = current_revision(store)
     except InkshadowError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         store.dispose()
     typer.echo(f"current: {current or '(empty)'}\nhead: {head_revision()}")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
 from inkshadow.errors import InkshadowError
-from inkshadow.settings import load_settings
 
 
 def up_command(
@@ -31,10 +30,7 @@ def up_command(
     ] = True,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 7860,
     log_level: Annotated[str | None, typer.Option(help="Log level [INFO].")] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="YAML or TOML file of settings.", exists=True),
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Run everything on this machine: API, job workers and (when installed) the web UI."""
     from inkshadow.api.app import create_app
@@ -42,14 +38,13 @@ def up_command(
     from inkshadow.engine.factory import build_engine
     from inkshadow.logs import configure_logging
 
+    settings = settings_or_exit(config, model=model, port=port, host=host, log_level=log_level)
+    if settings.engine == "transformers" and not settings.model:
+        raise fail("no model: pass --model ID_OR_DIR or set INKSHADOW_MODEL")
     try:
-        settings = load_settings(config, model=model, port=port, host=host, log_level=log_level)
-        if settings.engine == "transformers" and not settings.model:
-            raise InkshadowError("no model: pass --model ID_OR_DIR or set INKSHADOW_MODEL")
         engine = build_engine(settings)
     except InkshadowError as exc:
-        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc.message) from None
     configure_logging(settings.log_level)
     api_url = f"http://{settings.host}:{settings.port}"
     ui_proc = None

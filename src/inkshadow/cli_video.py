@@ -10,17 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
 from inkshadow.errors import InkshadowError
 from inkshadow.families import Family
-from inkshadow.settings import Settings, load_settings
+from inkshadow.settings import Settings
 
 if TYPE_CHECKING:
     from inkshadow.tasks.types import TaskSpec
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="YAML or TOML file of settings.", exists=True, dir_okay=False),
-]
 VideoArg = Annotated[Path, typer.Argument(help="A local video file.", exists=True, dir_okay=False)]
 FpsOpt = Annotated[
     float | None, typer.Option(help="Frames per second to sample [setting video_fps: 2].")
@@ -31,20 +28,6 @@ MaxFramesOpt = Annotated[
 StartOpt = Annotated[float | None, typer.Option(help="Clip start, seconds.")]
 EndOpt = Annotated[float | None, typer.Option(help="Clip end, seconds.")]
 TASKS = ("ask", "temporal", "spatial", "track", "describe")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        return load_settings(config, **overrides)
-    except InkshadowError as exc:
-        raise _fail(exc.message) from None
-    except ValueError as exc:  # pydantic validation of flags and environment
-        raise _fail(str(exc)) from None
 
 
 def frames_command(
@@ -66,9 +49,9 @@ def frames_command(
     from inkshadow.media.decode import sample_video
     from inkshadow.media.sampling import SamplingRequest
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     if not family.is_vision:
-        raise _fail(f"{family.value} reads text only; pick a vision-language family")
+        raise fail(f"{family.value} reads text only; pick a vision-language family")
     request = SamplingRequest(
         family=family,
         fps=fps if fps is not None else settings.video_fps,
@@ -79,7 +62,7 @@ def frames_command(
     try:
         sampled = sample_video(video, request, exact_resize=settings.exact_resize)
     except InkshadowError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     out.mkdir(parents=True, exist_ok=True)
     plan, info = sampled.plan, sampled.info
     frames = []
@@ -141,15 +124,15 @@ def analyze_command(
     from inkshadow.tasks.types import TaskSpec
 
     if task not in TASKS:
-        raise _fail(f"unknown task {task!r}; pick one of {', '.join(TASKS)}")
+        raise fail(f"unknown task {task!r}; pick one of {', '.join(TASKS)}")
     if style not in ("plain", "poetic"):
-        raise _fail("style is plain or poetic")
-    settings = _settings(config, model=model)
+        raise fail("style is plain or poetic")
+    settings = settings_or_exit(config, model=model)
     local = Path(video)
     if not local.is_file() and server is None:
-        raise _fail(f"no such video file: {video}")
+        raise fail(f"no such video file: {video}")
     if preview is not None and not local.is_file():
-        raise _fail("--preview needs a local video file")
+        raise fail("--preview needs a local video file")
     spec = TaskSpec(task=task, query=query, style=style)  # type: ignore[arg-type]
     options = {"fps": fps, "max_frames": max_frames, "start": start, "end": end}
     try:
@@ -163,7 +146,7 @@ def analyze_command(
         else:
             result = asyncio.run(_analyze_here(local, spec, options, settings))
     except InkshadowError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     if preview is not None:
         from inkshadow.tasks.preview import render_preview
 
@@ -187,7 +170,7 @@ async def _analyze_here(
     from inkshadow.tasks.types import AnalyzeOptions
 
     if settings.engine == "transformers" and not settings.model:
-        raise _fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or use --server")
+        raise fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or use --server")
     engine = build_engine(settings)
     with ChunkProgress("analysing") as progress:
         progress.note("loading the model")
