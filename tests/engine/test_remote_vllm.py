@@ -292,3 +292,32 @@ async def test_qwen3_two_videos_travel_as_clips(vllm_qwen3: VllmServer) -> None:
         one = await prompt_tokens(engine, ask(q3_video(8), TextPart("Compare.")))
         two = await prompt_tokens(engine, ask(q3_video(8), q3_video(8), TextPart("Compare.")))
     assert two - text == 2 * (one - text)
+
+
+async def _in_process_prompt_tokens(family: Family, request: GenerationRequest) -> int:
+    from inkshadow.engine.transformers_engine import TransformersEngine
+    from tests.conftest import tiny_model
+
+    engine = TransformersEngine(Settings(model=str(tiny_model(family))))
+    await engine.start()
+    try:
+        return (await collect(engine.stream(request))).usage.prompt_tokens
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize("family", [Family.QWEN2_5_VL, Family.QWEN3_VL])
+async def test_vllm_sees_what_the_in_process_engine_sees(
+    family: Family, request: pytest.FixtureRequest
+) -> None:
+    """The same sampled frames, 100 s into a video, through vLLM and through transformers
+    with our inputs: the prompts are the same length — every frame, at our size (no resize
+    or resampling upstream), and for Qwen3-VL the same `<t seconds>` markers."""
+    server: VllmServer = request.getfixturevalue(
+        "vllm_qwen3" if family is Family.QWEN3_VL else "vllm_qwen25"
+    )
+    part = q3_video(12, 3000) if family is Family.QWEN3_VL else video(12, fps=2.0)
+    req = ask(part, TextPart("When does it change?"))
+    async with remote(server.url) as engine:
+        upstream = await prompt_tokens(engine, req)
+    assert upstream == await _in_process_prompt_tokens(family, req)

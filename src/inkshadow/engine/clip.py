@@ -14,7 +14,9 @@ prompt token counts (and prompt logprobs):
   kwargs are per request, not per video, so this form serves one video per request.
 
 Both need `mm_processor_kwargs.do_sample_frames = False` (otherwise Qwen3-VL's processor
-resamples a fully decoded video at its own 2 fps) and vLLM started with
+resamples a fully decoded video at its own 2 fps) and `do_resize = False` (otherwise the
+processor resizes again once frames x height x width passes its total-pixel cap, and the
+model would not see qwen-vl-utils' sizes), and vLLM started with
 `--trust-request-mm-kwargs`.
 """
 
@@ -61,7 +63,7 @@ def video_upload(videos: Sequence[VideoPart], family: Family) -> VideoUpload:
             (jpeg_frames_url(video.frames),),
             {
                 "media_io_kwargs": {"video": io_kwargs},
-                "mm_processor_kwargs": {"do_sample_frames": False},
+                "mm_processor_kwargs": {"do_sample_frames": False, "do_resize": False},
             },
         )
     rates = [float(clip_rate(v.sample_fps)) for v in videos]
@@ -74,7 +76,7 @@ def video_upload(videos: Sequence[VideoPart], family: Family) -> VideoUpload:
         {
             "media_io_kwargs": {"video": {"num_frames": -1}},
             # `fps` equals the clip rate vLLM reads anyway; some upstreams take it from here.
-            "mm_processor_kwargs": {"fps": fps, "do_sample_frames": False},
+            "mm_processor_kwargs": {"fps": fps, "do_sample_frames": False, "do_resize": False},
         },
     )
 
