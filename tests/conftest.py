@@ -13,9 +13,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from inkshadow.engine.tiny import build_tiny_model, is_tiny_model
 from inkshadow.families import Family
+
+# CI runs must not depend on luck: the same examples every run, no per-example deadline on a
+# loaded machine. HYPOTHESIS_PROFILE=explore searches afresh (run it by hand now and then).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("INKSHADOW_TEST_CACHE", REPO / ".cache"))

@@ -18,6 +18,7 @@ from inkshadow.tasks.mapping import (
     image_input_size,
     map_box,
     map_span,
+    span_note,
     nearest_frame_time,
     timeline,
 )
@@ -115,6 +116,10 @@ def test_time_base_per_family() -> None:
     assert map_span(1.0, 0.5, q25) == (10.5, 11.0)  # reversed ends are put in order
     assert map_span(-5, 0.2, q25) == (10.0, 10.2)  # clamped to the sampled range
     assert map_span(30, 40, q25) is None  # wholly outside: dropped, not moved to the edge
+    # Reordering and clamping are said, not silent; an exact reading needs no note.
+    assert "reversed" in (span_note(1.0, 0.5, (10.5, 11.0), q25) or "")
+    assert "clamped" in (span_note(-5, 0.2, (10.0, 10.2), q25) or "")
+    assert span_note(0.5, 1.0, (10.5, 11.0), q25) is None
     assert q25.hi == 12.0  # the last frame stands for one sampling step
     assert timeline(Family.QWEN3_VL, stamps, 11.8).hi == 11.8  # never past the video
     assert nearest_frame_time(0.7, q25) == 10.5
@@ -125,8 +130,11 @@ def test_time_base_per_family() -> None:
 def test_boxes_clamped_ordered_or_dropped() -> None:
     q25 = BoxFrame(Family.QWEN2_5_VL, 392, 280, 320, 240)
     q3 = BoxFrame(Family.QWEN3_VL, 448, 320, 320, 240)
-    assert map_box((392, 280, 0, 0), q25) == ([0.0, 0.0, 320.0, 240.0], None)  # swapped
-    assert map_box((-50, -50, 2000, 2000), q3) == ([0.0, 0.0, 320.0, 240.0], None)  # clamped
+    swapped = map_box((392, 280, 0, 0), q25)
+    assert swapped[0] == [0.0, 0.0, 320.0, 240.0] and "swapped" in (swapped[1] or "")
+    clamped = map_box((-50, -50, 2000, 2000), q3)
+    assert clamped[0] == [0.0, 0.0, 320.0, 240.0] and "clamped" in (clamped[1] or "")
+    assert map_box((0, 0, 1000, 1000), q3) == ([0.0, 0.0, 320.0, 240.0], None)  # exact edge
     assert map_box((500, 500, 500, 900), q3)[0] is None  # zero width
     assert map_box((1100, 10, 1200, 20), q3)[0] is None  # wholly outside
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from inkshadow.tasks.parse import extract_json, parse_answer, parse_boxes, parse_spans
 from inkshadow.tasks.values import parse_box, parse_span, parse_time
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")  # JSON numbers, 1E1 too
 _CLOCK = re.compile(r"\d+(?::\d{1,2}){1,2}(?:\.\d+)?")
 LABELS = st.text(st.sampled_from("abc xyz白色方块运动的人"), max_size=12).map(str.strip)
 TIMES = st.integers(0, 2 * 3600 * 100).map(lambda c: c / 100)
@@ -55,6 +55,24 @@ def test_span_formats() -> None:
     assert parse_span("从3秒到5秒") == (3.0, 5.0)
     assert parse_span([1, "2.5"]) == (1.0, 2.5)
     assert parse_span("no time here") is None
+
+
+def test_prose_ranges_must_be_times() -> None:
+    """In free text a range needs a unit, a clock or "from ... to": dates, scores and page
+    numbers are not events."""
+    for text in ("On 2024-05-01 a car passes.", "The score was 3-1.", "See pages 5-10.",
+                 "Version 1.2-3 ships.", "Call 555-1234 now."):  # fmt: skip
+        got = parse_spans(text)
+        assert got.spans == [] and got.warnings, text
+    for text, want in (
+        ("It happens in 64.0 - 72.0 seconds.", (64.0, 72.0)),
+        ("at 1:02-1:10 he sits", (62.0, 70.0)),
+        ("from 3 to 5 the door is open", (3.0, 5.0)),
+        ("门在3秒到5秒之间打开", (3.0, 5.0)),
+        ("between 12s and 20s: no; 12s-20s: yes", (12.0, 20.0)),
+    ):
+        got = parse_spans(text)
+        assert [(sp.start, sp.end) for sp in got.spans] == [want], text
 
 
 def test_qwen25_sentence_and_qwen3_dense_dict() -> None:

@@ -12,6 +12,7 @@ from inkshadow.tasks.mapping import (
     map_box,
     map_span,
     nearest_frame_time,
+    span_note,
 )
 from inkshadow.tasks.parse import Parsed, parse_answer, parse_boxes, parse_spans
 from inkshadow.tasks.types import TaskSpec
@@ -47,6 +48,8 @@ def map_video_answer(spec: TaskSpec, text: str, tl: Timeline, frame: BoxFrame) -
                 f"dropped a time range outside the sampled video: {span.start}-{span.end} s"
             )
             continue
+        if (note := span_note(span.start, span.end, mapped, tl)) is not None:
+            out.warnings.append(note)
         key = "description" if spec.task == "describe" else "label"
         # An unlabelled range answers the query that was asked: label it with the query.
         label = span.text or (spec.query if spec.task == "temporal" else "")
@@ -62,8 +65,9 @@ def map_video_answer(spec: TaskSpec, text: str, tl: Timeline, frame: BoxFrame) -
             out.warnings.append(f"dropped a track box without a time: {list(raw.bbox)}")
             continue
         bbox, why = map_box(raw.bbox, frame)
+        if why is not None:
+            out.warnings.append(why)
         if bbox is None:
-            out.warnings.append(why or "dropped a box")
             continue
         out.results.append({"time": time, "bbox": bbox, "label": raw.label or spec.query})
     return out
@@ -84,8 +88,9 @@ def map_image_answer(spec: TaskSpec, text: str, frames: Sequence[BoxFrame]) -> M
             out.warnings.append(f"dropped a box that names no image: {list(raw.bbox)}")
             continue
         bbox, why = map_box(raw.bbox, frames[index])
+        if why is not None:
+            out.warnings.append(why)
         if bbox is None:
-            out.warnings.append(why or "dropped a box")
             continue
         record: dict[str, Any] = {"time": None, "bbox": bbox, "label": raw.label or spec.query}
         if len(frames) > 1:

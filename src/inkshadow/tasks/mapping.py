@@ -23,6 +23,9 @@ from inkshadow.tasks.values import Box
 
 QWEN3_BOX_SCALE = 1000.0
 MIN_BOX_SIDE = 1.0  # original pixels; thinner boxes mark nothing
+# Differences below these are rounding, not worth a warning: pixels, seconds.
+CLAMP_NOTE_PX = 2.0
+CLAMP_NOTE_S = 0.5
 # Image processor defaults of the released checkpoints (preprocessor_config.json), which
 # the in-process and vLLM engines resize images with: (factor, min_pixels, max_pixels).
 IMAGE_RESIZE = {
@@ -56,6 +59,16 @@ def timeline(family: Family, timestamps: Sequence[float], duration: float) -> Ti
 
 def map_time(t: float, tl: Timeline) -> float:
     return round(min(max(t + tl.offset, tl.lo), tl.hi), 3)
+
+
+def span_note(start: float, end: float, mapped: tuple[float, float], tl: Timeline) -> str | None:
+    """Why a mapped span differs from what the model wrote (reversed, clamped), if it does."""
+    if start > end:
+        return f"read the reversed time range {start}-{end} s in order"
+    lo, hi = start + tl.offset, end + tl.offset
+    if abs(lo - mapped[0]) > CLAMP_NOTE_S or abs(hi - mapped[1]) > CLAMP_NOTE_S:
+        return f"clamped the time range {start}-{end} s to the sampled video"
+    return None
 
 
 def map_span(start: float, end: float, tl: Timeline) -> tuple[float, float] | None:
@@ -95,19 +108,26 @@ class BoxFrame:
 
 
 def map_box(box: Box, frame: BoxFrame) -> tuple[list[float] | None, str | None]:
-    """Original-pixel [x1, y1, x2, y2], corners ordered and clamped inside the frame; or
-    (None, why) for a box with no area inside the frame."""
+    """Original-pixel [x1, y1, x2, y2], corners ordered and clamped inside the frame, with a
+    note when it had to be reordered or clamped; or (None, why) for a box with no area
+    inside the frame."""
     if frame.family is Family.QWEN3_VL:
         sx, sy = frame.width / QWEN3_BOX_SCALE, frame.height / QWEN3_BOX_SCALE
     else:
         sx, sy = frame.width / frame.input_width, frame.height / frame.input_height
-    x1, x2 = sorted((box[0] * sx, box[2] * sx))
-    y1, y2 = sorted((box[1] * sy, box[3] * sy))
+    raw = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+    x1, x2 = sorted((raw[0], raw[2]))
+    y1, y2 = sorted((raw[1], raw[3]))
     x1, x2 = (min(max(v, 0.0), float(frame.width)) for v in (x1, x2))
     y1, y2 = (min(max(v, 0.0), float(frame.height)) for v in (y1, y2))
     if x2 - x1 < MIN_BOX_SIDE or y2 - y1 < MIN_BOX_SIDE:
         return None, f"dropped a box with no area inside the frame: {list(box)}"
-    return [round(v, 1) for v in (x1, y1, x2, y2)], None
+    note = None
+    if raw[0] > raw[2] or raw[1] > raw[3]:
+        note = f"read a box with swapped corners in order: {list(box)}"
+    elif max(abs(a - b) for a, b in zip(raw, (x1, y1, x2, y2), strict=True)) > CLAMP_NOTE_PX:
+        note = f"clamped a box reaching outside the frame: {list(box)}"
+    return [round(v, 1) for v in (x1, y1, x2, y2)], note
 
 
 def image_input_size(family: Family, width: int, height: int) -> tuple[int, int]:

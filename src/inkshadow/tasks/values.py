@@ -22,10 +22,14 @@ _UNIT = r"(?:seconds?|secs?|s|秒)"
 _SECONDS = re.compile(rf"^<?\s*(\d{{1,9}}(?:\.\d+)?)\s*{_UNIT}?\s*>?$", re.IGNORECASE)
 _CLOCK = re.compile(r"^(?:(\d{1,4}):)?(\d{1,4}):(\d{1,2}(?:\.\d+)?)$")
 _RANGE = re.compile(
-    rf"(?:\bfrom\s+|从\s*)?({_TIME})\s*{_UNIT}?\s*(?:-|–|—|~|\bto\b|\buntil\b|至|到)\s*"
-    rf"({_TIME})(?:\s*{_UNIT})?",
+    rf"(?P<from>\bfrom\s+|从\s*)?(?P<a>{_TIME})\s*(?P<u1>{_UNIT}(?![a-z]))?\s*"
+    rf"(?:-|–|—|~|\bto\b|\buntil\b|至|到)\s*(?P<b>{_TIME})(?:\s*(?P<u2>{_UNIT}(?![a-z])))?",
     re.IGNORECASE,
 )
+# Digits, dashes and dots glued to a range make it part of something else: a date
+# (2024-05-01), a version, a phone number.
+_GLUED_BEFORE = re.compile(r"[\d/-]$|\d[.:]$")
+_GLUED_AFTER = re.compile(r"^[\d/-]|^[.:]\d")
 _NUMBER = r"\s*(-?\d{1,7}(?:\.\d+)?)\s*"
 _TAG_BOX = re.compile(
     r"(?:<\|object_ref_start\|>(?P<label>[^<]{0,200})<\|object_ref_end\|>\s*)?"
@@ -71,16 +75,27 @@ def parse_span(value: Any) -> tuple[float, float] | None:
         start, end = parse_time(value[0]), parse_time(value[1])
         return None if start is None or end is None else (start, end)
     if isinstance(value, str) and len(value) <= 200:
-        spans = list(find_spans(value))
+        # A field meant as a time range: "64.0 - 72.0" needs no unit here.
+        spans = list(find_spans(value, prose=False))
         if len(spans) == 1:
             return spans[0][0], spans[0][1]
     return None
 
 
-def find_spans(text: str) -> Iterator[tuple[float, float, int, int]]:
-    """Every time range written in free text: (start, end, match start, match end)."""
+def find_spans(text: str, *, prose: bool = True) -> Iterator[tuple[float, float, int, int]]:
+    """Every time range written in `text`: (start, end, match start, match end).
+
+    In prose a range must show it is one of time: a unit ("64.0 - 72.0 seconds"), a clock
+    ("1:02 - 1:10") or "from ... to"; "score 3-1" or "pages 5-10" are not times. A range
+    glued to more digits and dashes (a date, a version) is never read."""
     for match in _RANGE.finditer(text):
-        start, end = parse_time(match.group(1)), parse_time(match.group(2))
+        if _GLUED_BEFORE.search(text[: match.start()]) or _GLUED_AFTER.search(text[match.end() :]):
+            continue
+        a, b = match.group("a"), match.group("b")
+        timely = match.group("from") or match.group("u1") or match.group("u2") or ":" in a + b
+        if prose and not timely:
+            continue
+        start, end = parse_time(a), parse_time(b)
         if start is not None and end is not None:
             yield start, end, match.start(), match.end()
 
