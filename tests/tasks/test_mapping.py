@@ -18,8 +18,8 @@ from inkshadow.tasks.mapping import (
     image_input_size,
     map_box,
     map_span,
-    span_note,
     nearest_frame_time,
+    span_note,
     timeline,
 )
 from inkshadow.tasks.types import TaskName, TaskSpec
