@@ -125,3 +125,19 @@ def test_oversized_and_broken_entries(tmp_path: Path) -> None:
 
 def test_zero_bytes_disables(tmp_path: Path) -> None:
     assert open_frame_cache(Settings(data_dir=tmp_path, frame_cache_bytes=0)) is None
+
+
+async def test_chunks_of_one_video_scan_it_once(video: Path, tmp_path: Path) -> None:
+    """The packet scan reads the whole file: chunks of a long video share one."""
+    import asyncio
+
+    settings = Settings(data_dir=tmp_path, frame_cache_bytes=0)
+    store = LocalBlobStore(tmp_path / "blobs")
+    ref = store.put_file(video)
+    source = await open_blob_video(store, ref.sha256, Family.QWEN2_5_VL, settings, None)
+    windows = [(0.0, 4.0), (3.0, 7.0), (6.0, 10.0)]
+    got = await asyncio.gather(*(
+        source.sample(fps=2.0, max_frames=8, start=a, end=b) for a, b in windows
+    ))  # fmt: skip
+    assert source.scans == 1
+    assert [g.plan.timestamps[0] for g in got] == [0.0, 3.0, 6.0]

@@ -205,10 +205,16 @@ def worker_count(threads: int | None, groups: list[Group]) -> int:
     return max(1, min(wanted, len(groups)))
 
 
-def sample_video(
-    path: Path, req: SamplingRequest, *, exact_resize: bool = True, threads: int | None = None
-) -> SampledVideo:
-    """Probe, plan (qwen-vl-utils' indices and size) and decode the planned frames."""
+@dataclass(frozen=True)
+class ScannedVideo:
+    """Header facts and the packet scan of one file: all that planning needs, reusable for
+    every chunk of a long video (the scan reads the whole file once)."""
+
+    info: VideoInfo
+    scan: PacketScan
+
+
+def scan_video(path: Path) -> ScannedVideo:
     container, stream = open_video(path)
     try:
         info = stream_info(container, stream)
@@ -219,7 +225,21 @@ def sample_video(
     finally:
         container.close()
     # The scan counts frames that exist; headers can disagree (edit lists, bad muxers).
-    info = replace(info, frames=len(scan.pts))
+    return ScannedVideo(replace(info, frames=len(scan.pts)), scan)
+
+
+def sample_video(
+    path: Path,
+    req: SamplingRequest,
+    *,
+    exact_resize: bool = True,
+    threads: int | None = None,
+    scanned: ScannedVideo | None = None,
+) -> SampledVideo:
+    """Probe, plan (qwen-vl-utils' indices and size) and decode the planned frames.
+    `scanned`: this file's `scan_video`, when the caller already has it."""
+    scanned = scanned or scan_video(path)
+    info, scan = scanned.info, scanned.scan
     plan = plan_sampling(info, req)
     groups = group_by_gop(scan, plan.indices)
     workers = worker_count(threads, groups)

@@ -4,13 +4,14 @@ sample in a worker thread through the frame cache."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from inkshadow.errors import MediaError, VideoTooLong
 from inkshadow.families import Family
 from inkshadow.media.blobs import BlobStore
-from inkshadow.media.decode import SampledVideo, sample_video
+from inkshadow.media.decode import SampledVideo, ScannedVideo, sample_video, scan_video
 from inkshadow.media.frame_cache import FrameCache, FrameKey
 from inkshadow.media.sampling import SamplingRequest
 from inkshadow.media.video import VideoInfo, probe_video
@@ -56,7 +57,10 @@ class CachedFrameSource:
         self._cache = cache if sha256 is not None else None
         self._exact = exact_resize
         self._on_decoded = on_decoded
+        self._scanned: ScannedVideo | None = None
+        self._scan_lock = threading.Lock()
         self.decoded = 0
+        self.scans = 0  # whole-file packet scans made (one per source, whatever the chunks)
 
     @property
     def info(self) -> VideoInfo:
@@ -77,7 +81,10 @@ class CachedFrameSource:
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-        sampled = sample_video(self._path(), request, exact_resize=self._exact)
+        path = self._path()
+        sampled = sample_video(
+            path, request, exact_resize=self._exact, scanned=self._scan_once(path)
+        )
         self.decoded += len(sampled.plan.indices)
         if self._on_decoded is not None:
             self._on_decoded(len(sampled.plan.indices))
@@ -86,6 +93,14 @@ class CachedFrameSource:
         if key is not None and self._cache is not None:
             self._cache.put(key, sampled)
         return sampled
+
+    def _scan_once(self, path: Path) -> ScannedVideo:
+        # Chunks of one video sample in parallel threads: the first scans, the rest wait.
+        with self._scan_lock:
+            if self._scanned is None:
+                self._scanned = scan_video(path)
+                self.scans += 1
+            return self._scanned
 
 
 def _probe(path: PathFn, sha256: str | None, cache: FrameCache | None) -> VideoInfo:
