@@ -69,7 +69,23 @@ def test_duplicate_boxes_from_overlaps_are_dropped() -> None:
     near = {"time": 5.0, "bbox": [2.0, 2.0, 101.0, 101.0], "label": "x"}
     other_time = {"time": 5.5, "bbox": [0.0, 0.0, 100.0, 100.0], "label": "x"}
     apart = {"time": 5.0, "bbox": [50.0, 50.0, 150.0, 150.0], "label": "x"}
-    assert dedupe_boxes([other_time, a, near, apart]) == [a, apart, other_time]
+    assert dedupe_boxes([[other_time, a], [near, apart]]) == [a, apart, other_time]
+
+
+def test_overlap_sightings_a_step_apart_are_one() -> None:
+    """Two chunks sample different frames of their overlap: the later chunk's box of the
+    same object one step later is a duplicate; a still object within one chunk is not."""
+    first = [{"time": t, "bbox": [10.0, 10.0, 50.0, 50.0], "label": "cup"} for t in (8.0, 8.5)]
+    second = [
+        {"time": 8.3, "bbox": [11.0, 10.0, 51.0, 50.0], "label": "Cup"},  # same sighting
+        {"time": 8.3, "bbox": [11.0, 10.0, 51.0, 50.0], "label": "dog"},  # another label
+        {"time": 9.6, "bbox": [10.0, 10.0, 50.0, 50.0], "label": "cup"},  # later than a step
+    ]
+    merged = dedupe_boxes([first, second], within_s=0.5)
+    assert [(r["time"], r["label"]) for r in merged] == [
+        (8.0, "cup"), (8.3, "dog"), (8.5, "cup"), (9.6, "cup")
+    ]  # fmt: skip
+    assert len(dedupe_boxes([first, second])) == 5  # exact times only: nothing is dropped
 
 
 def test_merge_results_per_task() -> None:

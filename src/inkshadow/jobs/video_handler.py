@@ -88,10 +88,13 @@ class VideoJobHandler:
         if len(parts) == 1:
             return results[0]
         first = parts[0]
+        rate = first.sampling.fps if first.sampling is not None else 0.0
         merged = AnalysisResult(
             task=first.task,
             video=first.video,
-            results=merge_results(first.task, [p.results for p in parts]),
+            results=merge_results(
+                first.task, [p.results for p in parts], step_s=1.0 / rate if rate > 0 else 0.0
+            ),
             model=first.model,
             warnings=list(dict.fromkeys(w for p in parts for w in p.warnings)),
         )

@@ -71,31 +71,49 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _same_sighting(a: dict[str, Any], b: dict[str, Any], within_s: float, threshold: float) -> bool:
+    ta, tb = a.get("time"), b.get("time")
+    if (ta is None) != (tb is None):
+        return False
+    near = ta == tb or (ta is not None and tb is not None and abs(ta - tb) <= within_s)
+    return (
+        near
+        and a.get("image") == b.get("image")
+        and str(a.get("label", "")).casefold() == str(b.get("label", "")).casefold()
+        and iou(a["bbox"], b["bbox"]) > threshold
+    )
+
+
 def dedupe_boxes(
-    items: Sequence[dict[str, Any]], threshold: float = DUPLICATE_IOU
+    per_chunk: Sequence[Sequence[dict[str, Any]]],
+    *,
+    within_s: float = 0.0,
+    threshold: float = DUPLICATE_IOU,
 ) -> list[dict[str, Any]]:
-    """Drop boxes that repeat an earlier one at the same time (same sampled frame, seen by
-    two overlapping chunks) with IoU above `threshold`; sorted by time."""
+    """Boxes of all chunks, sorted by time, without the ones an overlap reports twice: a box
+    of a later chunk is dropped when an earlier chunk saw the same label at nearly the same
+    place (IoU above `threshold`) within `within_s` seconds (one sampling step: the two
+    chunks sampled different frames of the same moment). Boxes of one chunk are never
+    merged: a still object tracked frame by frame keeps every frame."""
     kept: list[dict[str, Any]] = []
-    for item in sorted(items, key=lambda r: (r.get("time") is None, r.get("time") or 0.0)):
-        duplicate = any(
-            k.get("time") == item.get("time")
-            and k.get("image") == item.get("image")
-            and iou(k["bbox"], item["bbox"]) > threshold
-            for k in kept
-        )
-        if not duplicate:
-            kept.append(dict(item))
-    return kept
+    for chunk in per_chunk:
+        earlier = list(kept)
+        for item in chunk:
+            if not any(_same_sighting(k, item, within_s, threshold) for k in earlier):
+                kept.append(dict(item))
+    return sorted(kept, key=lambda r: (r.get("time") is None, r.get("time") or 0.0))
 
 
-def merge_results(task: str, per_chunk: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One result list from the chunks' lists, per the task's result shape."""
+def merge_results(
+    task: str, per_chunk: Sequence[Sequence[dict[str, Any]]], *, step_s: float = 0.0
+) -> list[dict[str, Any]]:
+    """One result list from the chunks' lists, per the task's result shape. `step_s`: the
+    chunks' sampling interval, how far apart two sightings of one moment can be."""
     flat = [item for chunk in per_chunk for item in chunk]
     if task == "temporal":
         return merge_spans(flat, "label")
     if task == "describe":
         return merge_spans(flat, "description")
     if task in ("spatial", "track"):
-        return dedupe_boxes(flat)
+        return dedupe_boxes(per_chunk, within_s=step_s)
     return flat

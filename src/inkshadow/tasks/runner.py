@@ -210,7 +210,9 @@ async def analyze_video(
             height=first.plan.height,
             visual_tokens=sum(_visual_tokens(c.sampled, family.patch_factor) for c in chunks),
         ),
-        results=merge_results(spec.task, [c.mapped.results for c in chunks]),
+        results=merge_results(
+            spec.task, [c.mapped.results for c in chunks], step_s=1.0 / first.plan.sample_fps
+        ),
         model=engine.info.model,
         warnings=_unique(warnings),
     )
