@@ -160,3 +160,16 @@ def test_errors(tmp_path: Path, videos: dict[str, Path]) -> None:
     with pytest.raises(UnsupportedMedia) as info:
         sample_video(cut, req)
     assert str(tmp_path) not in str(info.value)
+
+
+def test_sparse_samples_decode_only_what_they_need(videos: dict[str, Path]) -> None:
+    """A long GOP with few samples: the decoder stops at the last sample of each GOP it
+    needs, never reads GOPs without samples, and skips non-reference frames."""
+    path = videos["gop250"]  # 600 frames, keyframes at 0, 250, 500
+    early = sample_video(path, SamplingRequest(Family.QWEN2_5_VL, fps=1.0, end=3.0))
+    # 4 samples inside the first 3 s of GOP 0: at most the frames up to the last one.
+    assert early.plan.indices[-1] <= 90 and early.decoded <= early.plan.indices[-1] + 1
+    spread = sample_video(path, SamplingRequest(Family.QWEN2_5_VL, fps=30.0, max_frames=4))
+    assert spread.decoded < 0.9 * 600  # not a whole-video decode
+    whole = sample_video(path, SamplingRequest(Family.QWEN2_5_VL, fps=30.0, max_frames=600))
+    assert whole.decoded == 600  # every frame asked for: every frame decoded, once

@@ -48,6 +48,7 @@ class SampledVideo:
     info: VideoInfo
     plan: SamplingPlan
     frames: Frames  # (T, H, W, 3) uint8 RGB at plan.width x plan.height
+    decoded: int = 0  # frames the decoder produced to get these (0: from the frame cache)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def decode_run(
     convert: Callable[[Any], Frames],
     out: Frames,
     codec_threads: int,
-) -> None:
+) -> int:
+    """Decode a run of groups with one decoder; returns the frames it produced."""
     container, stream = open_video(path)
     try:
         cc = stream.codec_context
@@ -169,16 +171,16 @@ def decode_run(
             cc.thread_count = codec_threads
         else:
             cc.thread_count = 1
-        for group in run:
-            decode_group(container, stream, group, convert, out)
+        return sum(decode_group(container, stream, group, convert, out) for group in run)
     finally:
         container.close()
 
 
 def decode_group(
     container: Any, stream: Any, group: Group, convert: Callable[[Any], Frames], out: Frames
-) -> None:
+) -> int:
     cc = stream.codec_context
+    produced = 0
     need = dict(group.targets)
     # Seek lands on the last keyframe at or before key_pts and flushes the decoder.
     container.seek(group.key_pts, stream=stream, backward=True, any_frame=False)
@@ -187,6 +189,7 @@ def decode_group(
         # Non-reference frames are only worth decoding when they are samples themselves.
         cc.skip_frame = "DEFAULT" if flushing or packet.pts in need else "NONREF"
         for frame in cc.decode(None if flushing else packet):
+            produced += 1
             positions = need.pop(frame.pts, None)
             if positions is None:
                 continue
@@ -194,7 +197,7 @@ def decode_group(
             for pos in positions:
                 out[pos] = image
         if not need:
-            return
+            return produced
     raise UnsupportedMedia("the video ended before a sampled frame could be decoded (truncated?)")
 
 
@@ -250,14 +253,15 @@ def sample_video(
     out: Frames = np.empty((len(plan.indices), plan.height, plan.width, 3), dtype=np.uint8)
     try:
         if len(runs) == 1:
-            decode_run(path, runs[0], convert, out, codec_threads)
+            decoded = decode_run(path, runs[0], convert, out, codec_threads)
         else:
             with ThreadPoolExecutor(max_workers=len(runs)) as pool:
                 jobs = [pool.submit(decode_run, path, r, convert, out, 1) for r in runs]
-                for job in jobs:
-                    job.result()
+                decoded = sum(job.result() for job in jobs)
     except av.FFmpegError as exc:
         raise UnsupportedMedia("the video is corrupt or truncated") from exc
     first = scan.pts[0]
     timestamps = tuple(float((scan.pts[i] - first) * scan.time_base) for i in plan.indices)
-    return SampledVideo(info=info, plan=replace(plan, timestamps=timestamps), frames=out)
+    return SampledVideo(
+        info=info, plan=replace(plan, timestamps=timestamps), frames=out, decoded=decoded
+    )
