@@ -9,6 +9,14 @@ measures the serving machinery, not answer quality. Run on an otherwise idle mac
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder leads sys.path, and bench/queue.py there shadows the
+# standard `queue` module that logging and psycopg import: drop the folder first.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
 import argparse
 import asyncio
 import base64
@@ -18,10 +26,8 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx

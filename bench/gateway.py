@@ -12,6 +12,14 @@ generator share its cores: read throughput as relative, not absolute.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder leads sys.path, and bench/queue.py there shadows the
+# standard `queue` module that logging and psycopg import: drop the folder first.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
 import argparse
 import asyncio
 import json
@@ -22,11 +30,9 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import httptools
