@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 
 from inkshadow import __version__
-from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
+from inkshadow.cli_common import (
+    ConfigOpt,
+    EngineOpt,
+    LogLevelOpt,
+    ModelOpt,
+    UpstreamOpt,
+    fail,
+    require_model,
+    settings_or_exit,
+)
 from inkshadow.errors import InkshadowError
 from inkshadow.families import Family
 from inkshadow.settings import Settings
@@ -42,15 +51,9 @@ def _doc(command: Callable[..., None]) -> str:
 
 
 def serve(
-    model: Annotated[
-        str | None, typer.Option(help="Hugging Face model id or local folder to serve.")
-    ] = None,
-    engine: Annotated[
-        str | None, typer.Option(help="transformers (in process) or remote (an upstream).")
-    ] = None,
-    upstream: Annotated[
-        str | None, typer.Option(help="Base URL of an OpenAI-compatible upstream (vLLM).")
-    ] = None,
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    upstream: UpstreamOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8000].")] = None,
     served_model_name: Annotated[
@@ -61,7 +64,7 @@ def serve(
     max_batch_size: Annotated[
         int | None, typer.Option(help="Requests generated together, at most [8].")
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="Log level [INFO].")] = None,
+    log_level: LogLevelOpt = None,
     migrate: Annotated[
         bool, typer.Option(help="Upgrade the job database schema before serving.")
     ] = False,
@@ -87,8 +90,7 @@ def serve(
         max_batch_size=max_batch_size,
         log_level=log_level,
     )
-    if settings.engine == "transformers" and not settings.model:
-        raise fail("no model: pass --model ID_OR_DIR or set INKSHADOW_MODEL")
+    require_model(settings)
     try:
         engine_impl = build_engine(settings)
     except InkshadowError as exc:

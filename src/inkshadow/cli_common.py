@@ -15,6 +15,14 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="YAML or TOML file of settings.", exists=True, dir_okay=False),
 ]
+ModelOpt = Annotated[str | None, typer.Option(help="Hugging Face model id or local folder to run.")]
+EngineOpt = Annotated[
+    str | None, typer.Option(help="transformers (in process) or remote (an upstream).")
+]
+UpstreamOpt = Annotated[
+    str | None, typer.Option(help="Base URL of an OpenAI-compatible upstream (vLLM).")
+]
+LogLevelOpt = Annotated[str | None, typer.Option(help="Log level [INFO].")]
 
 
 def fail(message: str) -> typer.Exit:
@@ -31,3 +39,9 @@ def settings_or_exit(config: Path | None, **overrides: object) -> Settings:
         raise fail(exc.message) from None
     except ValueError as exc:  # pydantic validation of flags and environment
         raise fail(str(exc)) from None
+
+
+def require_model(settings: Settings) -> None:
+    """The in-process engine needs a model; say how to give one."""
+    if settings.engine == "transformers" and not settings.model:
+        raise fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or use --engine remote")

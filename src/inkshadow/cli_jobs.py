@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
+from inkshadow.cli_common import (
+    ConfigOpt,
+    EngineOpt,
+    LogLevelOpt,
+    ModelOpt,
+    UpstreamOpt,
+    fail,
+    require_model,
+    settings_or_exit,
+)
 from inkshadow.errors import InkshadowError
 from inkshadow.settings import Settings
 
@@ -27,15 +36,9 @@ HandlerFactory = Callable[[Settings], Awaitable[tuple["HandlerRegistry", Closer]
 
 
 def worker_command(
-    model: Annotated[
-        str | None, typer.Option(help="Hugging Face model id or local folder to run jobs with.")
-    ] = None,
-    engine: Annotated[
-        str | None, typer.Option(help="transformers (in process) or remote (an upstream).")
-    ] = None,
-    upstream: Annotated[
-        str | None, typer.Option(help="Base URL of an OpenAI-compatible upstream (vLLM).")
-    ] = None,
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    upstream: UpstreamOpt = None,
     concurrency: Annotated[
         int | None, typer.Option(help="Tasks this process runs at once [1].")
     ] = None,
@@ -43,7 +46,7 @@ def worker_command(
         int | None, typer.Option(help="Serve Prometheus metrics on this port (0: off).")
     ] = None,
     migrate: Annotated[bool, typer.Option(help="Upgrade the database schema first.")] = False,
-    log_level: Annotated[str | None, typer.Option(help="Log level [INFO].")] = None,
+    log_level: LogLevelOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run jobs from the database queue until SIGTERM (the task in hand finishes, or its
@@ -59,8 +62,7 @@ def worker_command(
         worker_concurrency=concurrency,
         log_level=log_level,
     )
-    if settings.engine == "transformers" and not settings.model:
-        raise fail("no model: pass --model ID_OR_DIR, set INKSHADOW_MODEL, or --engine remote")
+    require_model(settings)
     configure_logging(settings.log_level)
     try:
         asyncio.run(run_worker(settings, metrics_port or 0, migrate, build_video_handlers))

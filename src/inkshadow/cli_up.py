@@ -14,14 +14,19 @@ from typing import Annotated
 
 import typer
 
-from inkshadow.cli_common import ConfigOpt, fail, settings_or_exit
+from inkshadow.cli_common import (
+    ConfigOpt,
+    LogLevelOpt,
+    ModelOpt,
+    fail,
+    require_model,
+    settings_or_exit,
+)
 from inkshadow.errors import InkshadowError
 
 
 def up_command(
-    model: Annotated[
-        str | None, typer.Option(help="Hugging Face model id or local folder to serve.")
-    ] = None,
+    model: ModelOpt = None,
     port: Annotated[int | None, typer.Option(help="API port [8000].")] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
     workers: Annotated[int, typer.Option(help="Job slots run beside the API.", min=0)] = 1,
@@ -29,7 +34,7 @@ def up_command(
         bool, typer.Option(help="Also serve the web UI when Gradio is installed.")
     ] = True,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 7860,
-    log_level: Annotated[str | None, typer.Option(help="Log level [INFO].")] = None,
+    log_level: LogLevelOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run everything on this machine: API, job workers and (when installed) the web UI."""
@@ -39,8 +44,7 @@ def up_command(
     from inkshadow.logs import configure_logging
 
     settings = settings_or_exit(config, model=model, port=port, host=host, log_level=log_level)
-    if settings.engine == "transformers" and not settings.model:
-        raise fail("no model: pass --model ID_OR_DIR or set INKSHADOW_MODEL")
+    require_model(settings)
     try:
         engine = build_engine(settings)
     except InkshadowError as exc:
