@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inkshadow.tasks.preview import PAD, TILE_W, Span, render_preview, spans_of, tiles_of
+from inkshadow.tasks.marks import Event, events_of
+from inkshadow.tasks.preview import PAD, TILE_W, render_preview, tiles_of
 from tests.media.videos import make_video
 
 W, H = 640, 480
@@ -36,10 +37,10 @@ def test_tiles_follow_boxes_then_events_then_even_spread() -> None:
     ]
     events = result([{"start": 0.2, "end": 0.6, "label": "x"}], "temporal")
     assert [t.time for t in tiles_of(events)] == [pytest.approx(0.4)]
-    assert spans_of(events) == [Span(0.2, 0.6, "x")]
+    assert events_of(events) == [Event(0.2, 0.6, "x")]
     assert len(tiles_of(result([], "ask"))) == 6
-    assert spans_of(result([{"start": "bad"}, "junk", {"time": 1.5, "label": "t"}])) == [  # type: ignore[list-item]
-        Span(1.5, 1.5, "t")
+    assert events_of(result([{"start": "bad"}, "junk", {"time": 1.5, "label": "t"}])) == [  # type: ignore[list-item]
+        Event(1.5, 1.5, "t")
     ]
 
 

@@ -19,6 +19,7 @@ pytest.importorskip("gradio")
 
 from inkshadow import client as client_mod
 from inkshadow.client import ApiClient, ApiError, NotAvailable
+from inkshadow.tasks.marks import events_of
 from inkshadow.ui import texts, timeline
 from inkshadow.ui.chat import session_note
 from inkshadow.ui.frames import annotated_frames
@@ -48,7 +49,7 @@ def test_timeline_marks_seek_and_escape_labels() -> None:
             {"start": "bad", "end": None},
         ]
     }
-    events = timeline.events_of(result)
+    events = events_of(result)
     assert [(e.start, e.end) for e in events] == [(1.0, 1.0), (2.0, 4.0)]
     html = timeline.render(events, 10.0, "player", "Timeline", "none")
     assert "<script>" not in html and "&lt;script&gt;" in html

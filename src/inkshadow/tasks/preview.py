@@ -5,7 +5,6 @@ over the video's length. For people to look at; the JSON is the result."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from inkshadow.media.draw import COLOURS, draw_boxes, font
 from inkshadow.media.stills import frames_at
+from inkshadow.tasks.marks import Event, boxes_by_time, events_of
 
 MAX_TILES = 12
 PLAIN_TILES = 6  # frames shown when a result has no boxes and no events
@@ -34,48 +34,18 @@ class Tile:
     caption: str
 
 
-@dataclass(frozen=True)
-class Span:
-    start: float
-    end: float  # == start for an instant
-    label: str
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
-def spans_of(result: dict[str, Any]) -> list[Span]:
-    """Intervals (temporal, describe) and instants (spatial, track) of a result."""
-    spans = []
-    for item in result.get("results") or []:
-        if not isinstance(item, dict):
-            continue
-        label = str(item.get("label") or item.get("description") or "")
-        start, end, time = _num(item.get("start")), _num(item.get("end")), _num(item.get("time"))
-        if start is not None and end is not None:
-            spans.append(Span(start, max(start, end), label))
-        elif time is not None:
-            spans.append(Span(time, time, label))
-    return spans
-
-
 def tiles_of(result: dict[str, Any]) -> list[Tile]:
     """Which frames to show: every time that has a box; else the middle of each event;
     else frames spread evenly over the video."""
-    by_time: dict[float, list[dict[str, Any]]] = defaultdict(list)
-    for item in result.get("results") or []:
-        bbox = item.get("bbox") if isinstance(item, dict) else None
-        if isinstance(bbox, list | tuple) and len(bbox) == 4:
-            by_time[_num(item.get("time")) or 0.0].append(item)
+    by_time = boxes_by_time(result.get("results") or [], MAX_TILES)
     if by_time:
         return [
             Tile(t, tuple(items), ", ".join(sorted({str(i.get("label") or "") for i in items})))
-            for t, items in sorted(by_time.items())[:MAX_TILES]
+            for t, items in by_time.items()
         ]
-    spans = [s for s in spans_of(result) if s.end > s.start][:MAX_TILES]
+    spans = [e for e in events_of(result) if e.end > e.start][:MAX_TILES]
     if spans:
-        return [Tile((s.start + s.end) / 2, (), s.label) for s in spans]
+        return [Tile((e.start + e.end) / 2, (), e.label) for e in spans]
     duration = float((result.get("video") or {}).get("duration") or 0.0)
     return [Tile(duration * (i + 0.5) / PLAIN_TILES, (), "") for i in range(PLAIN_TILES)]
 
@@ -86,7 +56,7 @@ def _tile_image(frame: Image.Image, tile: Tile) -> Image.Image:
     return drawn.resize((TILE_W, height), Image.Resampling.LANCZOS)
 
 
-def _timeline(draw: ImageDraw.ImageDraw, spans: Sequence[Span], box: tuple[int, int, int],
+def _timeline(draw: ImageDraw.ImageDraw, spans: Sequence[Event], box: tuple[int, int, int],
               duration: float) -> None:  # fmt: skip
     left, top, width = box
     labels = list(dict.fromkeys(s.label for s in spans))
@@ -130,7 +100,7 @@ def render_preview(video: Path, result: dict[str, Any], query: str = "") -> Imag
     columns = max(1, min(COLUMNS, len(shown)))
     tile_h = max((im.height for _, im in shown), default=0) + 18
     rows = math.ceil(len(shown) / columns)
-    spans = spans_of(result)
+    spans = events_of(result)
     timeline_h = (len({s.label for s in spans}) * ROW_H + 24) if spans else 0
     warnings = [str(w) for w in result.get("warnings") or []]
     header = [f"{result.get('task', '')}: {query}".strip(": "), *warnings[:3]]

@@ -6,7 +6,6 @@ drawing as `inkshadow analyze --preview`)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,14 @@ from PIL import Image
 
 from inkshadow.media.draw import draw_boxes
 from inkshadow.media.stills import frames_at
+from inkshadow.tasks import marks
 
 MAX_FRAMES = 24  # a gallery past this is unreadable; the JSON has the rest
 
 
 def boxes_by_time(results: Sequence[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
-    """Results that carry a box, grouped by frame time (None: the first frame)."""
-    grouped: dict[float, list[dict[str, Any]]] = defaultdict(list)
-    for item in results:
-        bbox = item.get("bbox")
-        if not isinstance(bbox, list | tuple) or len(bbox) != 4:
-            continue
-        time = item.get("time")
-        grouped[float(time) if isinstance(time, int | float) else 0.0].append(item)
-    return dict(sorted(grouped.items())[:MAX_FRAMES])
+    """Results that carry a box, grouped by frame time, as many as the gallery shows."""
+    return marks.boxes_by_time(results, MAX_FRAMES)
 
 
 def annotated_frames(

@@ -13,6 +13,7 @@ import gradio as gr
 from PIL import Image
 
 from inkshadow.errors import UnsupportedMedia
+from inkshadow.tasks.marks import events_of
 from inkshadow.ui import timeline
 from inkshadow.ui.frames import annotated_frames, boxes_by_time
 from inkshadow.ui.labels import Labels
@@ -160,7 +161,7 @@ async def render_result(
     the note shown instead of boxes when `video` is None."""
     duration = float((result.get("video") or {}).get("duration") or 0.0)
     line = timeline.render(
-        timeline.events_of(result),
+        events_of(result),
         duration,
         player,
         t(lang, "an.timeline"),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+
+from inkshadow.tasks.marks import Event
 
 # Delegated, so it survives the HTML being replaced by the next result.
 SEEK_JS = """
@@ -24,28 +24,6 @@ element.addEventListener('click', (event) => {
   player.scrollIntoView({block: 'nearest'});
 });
 """
-
-
-@dataclass(frozen=True)
-class Event:
-    start: float
-    end: float  # == start for an instant (a box at one frame)
-    label: str
-
-
-def events_of(result: dict[str, Any]) -> list[Event]:
-    """Intervals (temporal, describe) or instants (spatial, track) of an analysis result."""
-    events = []
-    for item in result.get("results") or []:
-        if not isinstance(item, dict):
-            continue
-        label = str(item.get("label") or item.get("description") or "")
-        start, end, time = item.get("start"), item.get("end"), item.get("time")
-        if isinstance(start, int | float) and isinstance(end, int | float):
-            events.append(Event(float(start), max(float(start), float(end)), label))
-        elif isinstance(time, int | float):
-            events.append(Event(float(time), float(time), label))
-    return sorted(events, key=lambda e: (e.start, e.end))
 
 
 def _span(event: Event) -> str:
