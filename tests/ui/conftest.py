@@ -114,8 +114,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         worker.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running in the
+    # main thread while it is open, so any later test calling asyncio.run() would fail.
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
