@@ -38,7 +38,7 @@ from sqlalchemy import func, insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from inkshadow.jobs.queue import JobQueue, new_job_id  # noqa: E402
+from inkshadow.jobs.queue import JobIds, JobQueue  # noqa: E402
 from inkshadow.jobs.types import HandlerRegistry, Json, Payload  # noqa: E402
 from inkshadow.store import Store, open_store  # noqa: E402
 from inkshadow.store.migrate import upgrade  # noqa: E402
@@ -151,9 +151,10 @@ class Ours:
     def batch(self, tag: str, n: int) -> float:
         """n jobs committed in one transaction; returns the commit time."""
         now = time.time()
+        ids = JobIds()
         jobs, tasks = [], []
         for _ in range(n):
-            job_id = new_job_id(now)
+            job_id = ids(now)
             jobs.append(dict(id=job_id, owner=tag, kind="bench", status="queued", payload={},
                              request_hash="-", seconds=0.0, chunks_total=0, chunks_done=0,
                              max_attempts=3, created_at=now, updated_at=now))  # fmt: skip

@@ -47,15 +47,11 @@ _VIEW_COLUMNS = (
 )
 
 
-def new_job_id(now: float) -> str:
-    """Time-ordered ids (ms timestamp, then randomness) so listing by id is listing by age."""
-    return f"job_{int(now * 1000):012x}{secrets.token_hex(8)}"
-
-
 class JobIds:
-    """`new_job_id`, but strictly increasing within this process: ids made in the same
-    millisecond (a burst of submits) step the random part up instead of drawing it again,
-    so they still list in submission order (ULID's monotonic rule)."""
+    """Time-ordered job ids (ms timestamp, then randomness), so listing by id is listing by
+    age; strictly increasing within this process: ids made in the same millisecond (a
+    burst of submits) step the random part up instead of drawing it again, so they still
+    list in submission order (ULID's monotonic rule)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
